@@ -1,0 +1,350 @@
+import MQTTCodec
+import NIOCore
+import RampartModel
+import Synchronization
+
+/// The broker's shared state: sessions, subscriptions, retained messages, pending wills and statistics.
+///
+/// Safe to use from every event loop. Lock order, outermost first: `registry`, `router`, a session's state,
+/// `retained`. Routing copies the subscription trie under the lock and matches outside it.
+package final class Broker: Sendable {
+    package let configuration: BrokerConfiguration
+    package let statistics = BrokerStatistics()
+    package let startedAt: NIODeadline
+    private let router = Mutex(SubscriptionTrie())
+    private let retained = Mutex<[String: Message]>([:])
+    private let registry = Mutex(Registry())
+
+    private struct PendingWill {
+        var deadline: NIODeadline
+        var message: Message
+    }
+
+    private struct Registry {
+        var sessions: [String: Session] = [:]
+        /// Wills waiting for their delay (MQTT 5 §3.1.3.2.2), by client identifier.
+        var pendingWills: [String: PendingWill] = [:]
+        /// Disconnected sessions that expire, by client identifier.
+        var expiries: [String: NIODeadline] = [:]
+    }
+
+    package init(configuration: BrokerConfiguration = BrokerConfiguration(), now: NIODeadline) {
+        self.configuration = configuration
+        self.startedAt = now
+    }
+
+    // MARK: Sessions
+
+    /// The outcome of attaching a connection to a session.
+    package struct Attachment: Sendable {
+        package var session: Session
+        package var epoch: UInt64
+        package var sessionPresent: Bool
+    }
+
+    /// Attaches a new connection to the session of `clientID`, taking the session over from an existing
+    /// connection (MQTT 5 §3.1.4) and starting a new session when asked to or when none exists.
+    package func attach(
+        clientID: String,
+        cleanStart: Bool,
+        expiryInterval: UInt32,
+        will: WillMessage?,
+        connection: any SessionConnection,
+        now: NIODeadline
+    ) -> Attachment {
+        var wills: [Message] = []
+        var takenOver: (any SessionConnection)?
+        let attachment = registry.withLock { registry -> Attachment in
+            var session: Session
+            var sessionPresent = false
+            if let existing = registry.sessions[clientID] {
+                registry.expiries[clientID] = nil
+                // A will still waiting for its delay: a new connection cancels it unless the session ends now.
+                if let pending = registry.pendingWills.removeValue(forKey: clientID), cleanStart {
+                    wills.append(pending.message)
+                }
+                takenOver = existing.detachAny()
+                if takenOver != nil, let will = existing.state.withLock({ $0.will }) {
+                    // The old connection ends without DISCONNECT: its will goes out now unless delayed and the
+                    // session carries on.
+                    if (will.properties.willDelayInterval ?? 0) == 0 || cleanStart {
+                        wills.append(Self.message(for: will, clientID: clientID, now: now))
+                    }
+                }
+                if cleanStart {
+                    removeSubscriptions(of: existing)
+                    session = Session(clientID: clientID)
+                } else {
+                    session = existing
+                    sessionPresent = true
+                }
+            } else {
+                session = Session(clientID: clientID)
+            }
+            registry.sessions[clientID] = session
+            session.state.withLock { state in
+                state.expiryInterval = expiryInterval
+                state.will = will
+            }
+            let epoch = session.attach(connection)
+            return Attachment(session: session, epoch: epoch, sessionPresent: sessionPresent)
+        }
+        takenOver?.sessionTakenOver()
+        for will in wills { publish(will, now: now) }
+        return attachment
+    }
+
+    /// Detaches a closed connection from its session. Publishes or schedules the will, and ends the session now
+    /// or schedules its expiry.
+    /// - Parameter publishWill: false after a normal DISCONNECT (MQTT 5 §3.1.2.5).
+    package func detach(session: Session, epoch: UInt64, publishWill: Bool, now: NIODeadline) {
+        guard session.detach(epoch: epoch) else { return }  // taken over: the new connection owns the session
+        let (will, expiry) = session.state.withLock { state in
+            defer { state.will = nil }
+            return (state.will, state.expiryInterval)
+        }
+        let willMessage = publishWill ? will.map { Self.message(for: $0, clientID: session.clientID, now: now) } : nil
+        var publishNow: Message?
+        registry.withLock { registry in
+            guard registry.sessions[session.clientID] === session else { return }
+            if expiry == 0 {
+                registry.sessions[session.clientID] = nil
+                removeSubscriptions(of: session)
+                publishNow = willMessage
+                return
+            }
+            if expiry != UInt32.max {
+                registry.expiries[session.clientID] = now + .seconds(Int64(expiry))
+            }
+            if let willMessage, let will {
+                let delay = min(will.properties.willDelayInterval ?? 0, expiry)
+                if delay == 0 {
+                    publishNow = willMessage
+                } else {
+                    registry.pendingWills[session.clientID] = PendingWill(
+                        deadline: now + .seconds(Int64(delay)),
+                        message: willMessage
+                    )
+                }
+            }
+        }
+        if let publishNow { publish(publishNow, now: now) }
+    }
+
+    /// Publishes wills whose delay has passed and ends sessions whose expiry interval has passed.
+    /// Call periodically; the cost is proportional to the number of disconnected sessions with a deadline.
+    package func expire(now: NIODeadline) {
+        var wills: [Message] = []
+        registry.withLock { registry in
+            for (clientID, pending) in registry.pendingWills where pending.deadline <= now {
+                registry.pendingWills[clientID] = nil
+                wills.append(pending.message)
+            }
+            for (clientID, deadline) in registry.expiries where deadline <= now {
+                registry.expiries[clientID] = nil
+                if let pending = registry.pendingWills.removeValue(forKey: clientID) {
+                    wills.append(pending.message)
+                }
+                if let session = registry.sessions.removeValue(forKey: clientID) {
+                    removeSubscriptions(of: session)
+                }
+            }
+        }
+        for will in wills { publish(will, now: now) }
+    }
+
+    /// Number of sessions the broker holds, connected or not.
+    package var sessionCount: Int { registry.withLock { $0.sessions.count } }
+
+    /// The session of `clientID`, if any (for tests and the management plane).
+    package func session(clientID: String) -> Session? {
+        registry.withLock { $0.sessions[clientID] }
+    }
+
+    private func removeSubscriptions(of session: Session) {
+        let filters = session.state.withLock { state in
+            defer { state.subscriptions.removeAll() }
+            return Array(state.subscriptions.keys)
+        }
+        guard !filters.isEmpty else { return }
+        router.withLock { trie in
+            for filter in filters { trie.remove(filter: filter, clientID: session.clientID) }
+        }
+    }
+
+    private static func message(for will: WillMessage, clientID: String, now: NIODeadline) -> Message {
+        var properties = Properties()
+        properties.payloadFormatIndicator = will.properties.payloadFormatIndicator
+        properties.contentType = will.properties.contentType
+        properties.responseTopic = will.properties.responseTopic
+        properties.correlationData = will.properties.correlationData
+        properties.userProperties = will.properties.userProperties
+        return Message(
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            properties: properties,
+            expiresAt: will.properties.messageExpiryInterval.map { now + .seconds(Int64($0)) },
+            publisherID: clientID
+        )
+    }
+
+    // MARK: Routing
+
+    /// Stores a retained message (an empty payload deletes, MQTT 5 §3.3.1.3) and delivers the message to every
+    /// matching subscription: once per session, at the highest QoS among its matching subscriptions, with all of
+    /// their subscription identifiers (MQTT 5 §3.3.4).
+    /// - Returns: the number of sessions the message was delivered to.
+    @discardableResult
+    package func publish(_ message: Message, now: NIODeadline) -> Int {
+        BrokerStatistics.add(statistics.messagesReceived)
+        if message.retain {
+            retained.withLock { store in
+                if message.payload.readableBytes == 0 {
+                    store[message.topic] = nil
+                } else {
+                    store[message.topic] = message
+                }
+            }
+        }
+        let trie = router.withLock { $0 }
+        var targets: [Target] = []
+        trie.forEachMatch(topic: message.topic) { subscriber, shared in
+            // No-local never applies to shared subscriptions (MQTT 5 §3.8.3.1 forbids the combination).
+            if subscriber.options.noLocal && !shared && subscriber.session.clientID == message.publisherID {
+                return
+            }
+            let delivery = Delivery(
+                message: message,
+                qos: min(message.qos, subscriber.options.qos),
+                retain: subscriber.options.retainAsPublished && message.retain,
+                subscriptionIdentifiers: subscriber.identifier.map { [$0] } ?? []
+            )
+            targets.append(Target(session: subscriber.session, delivery: delivery, shared: shared))
+        }
+        if targets.count > 1 { targets = Self.mergeOverlapping(targets) }
+        let limits = configuration.queueLimits
+        for target in targets where !target.session.enqueue(target.delivery, limits: limits) {
+            BrokerStatistics.add(statistics.messagesDropped)
+        }
+        return targets.count
+    }
+
+    private struct Target {
+        var session: Session
+        var delivery: Delivery
+        var shared: Bool
+    }
+
+    /// Folds the plain subscriptions of one session that match the same message into one delivery.
+    private static func mergeOverlapping(_ targets: [Target]) -> [Target] {
+        var merged: [Target] = []
+        merged.reserveCapacity(targets.count)
+        var positions: [ObjectIdentifier: Int] = [:]
+        for target in targets {
+            guard !target.shared else {
+                merged.append(target)
+                continue
+            }
+            let key = ObjectIdentifier(target.session)
+            guard let position = positions[key] else {
+                positions[key] = merged.count
+                merged.append(target)
+                continue
+            }
+            merged[position].delivery.qos = max(merged[position].delivery.qos, target.delivery.qos)
+            merged[position].delivery.retain = merged[position].delivery.retain || target.delivery.retain
+            merged[position].delivery.subscriptionIdentifiers += target.delivery.subscriptionIdentifiers
+        }
+        return merged
+    }
+
+    /// Adds or replaces the subscriptions of one SUBSCRIBE and queues the retained messages they ask for.
+    /// - Returns: one reason code per requested filter, in order (MQTT 5 §3.9.3).
+    package func subscribe(
+        session: Session,
+        subscriptions: [TopicSubscription],
+        identifier: UInt32?,
+        now: NIODeadline
+    ) -> [ReasonCode] {
+        var codes: [ReasonCode] = []
+        codes.reserveCapacity(subscriptions.count)
+        for request in subscriptions {
+            var options = request.options
+            options.qos = min(options.qos, configuration.maximumQoS)
+            let subscriber = Subscriber(session: session, options: options, identifier: identifier)
+            let isNew = router.withLock { trie in
+                let isNew = trie.insert(filter: request.filter, subscriber: subscriber)
+                session.state.withLock { state in
+                    state.subscriptions[request.filter] = Subscription(options: options, identifier: identifier)
+                }
+                return isNew
+            }
+            codes.append(ReasonCode(rawValue: options.qos.rawValue))
+            // Retained messages are not sent to shared subscriptions (MQTT 5 §4.8.2).
+            let sendRetained: Bool
+            switch options.retainHandling {
+            case .sendOnSubscribe: sendRetained = true
+            case .sendIfNewSubscription: sendRetained = isNew
+            case .doNotSend: sendRetained = false
+            }
+            guard sendRetained, Topic.sharedSubscription(request.filter) == nil else { continue }
+            for message in retainedMessages(matching: request.filter, now: now) {
+                let delivery = Delivery(
+                    message: message,
+                    qos: min(message.qos, options.qos),
+                    retain: true,
+                    subscriptionIdentifiers: identifier.map { [$0] } ?? []
+                )
+                if !session.enqueue(delivery, limits: configuration.queueLimits) {
+                    BrokerStatistics.add(statistics.messagesDropped)
+                }
+            }
+        }
+        return codes
+    }
+
+    /// Removes subscriptions of one UNSUBSCRIBE.
+    /// - Returns: one reason code per filter: success, or no subscription existed (MQTT 5 §3.11.3).
+    package func unsubscribe(session: Session, filters: [String]) -> [ReasonCode] {
+        filters.map { filter in
+            let removed = router.withLock { trie in
+                session.state.withLock { state in state.subscriptions[filter] = nil }
+                return trie.remove(filter: filter, clientID: session.clientID)
+            }
+            return removed ? .success : .noSubscriptionExisted
+        }
+    }
+
+    /// Number of subscriptions across all sessions.
+    package var subscriptionCount: Int { router.withLock { $0.count } }
+
+    /// Number of retained messages.
+    package var retainedCount: Int { retained.withLock { $0.count } }
+
+    /// The unexpired retained messages whose topic matches `filter`, dropping expired ones on the way.
+    package func retainedMessages(matching filter: String, now: NIODeadline) -> [Message] {
+        retained.withLock { store in
+            if !filter.utf8.contains(UInt8(ascii: "+")) && !filter.utf8.contains(UInt8(ascii: "#")) {
+                guard let message = store[filter] else { return [] }
+                if message.isExpired(at: now) {
+                    store[filter] = nil
+                    return []
+                }
+                return [message]
+            }
+            var matches: [Message] = []
+            var expired: [String] = []
+            for (topic, message) in store where Topic.matches(filter: filter, topic: topic) {
+                if message.isExpired(at: now) {
+                    expired.append(topic)
+                } else {
+                    matches.append(message)
+                }
+            }
+            for topic in expired { store[topic] = nil }
+            return matches
+        }
+    }
+}

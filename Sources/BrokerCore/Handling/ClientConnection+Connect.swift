@@ -1,0 +1,110 @@
+import MQTTCodec
+import NIOCore
+
+extension ClientConnection {
+    /// CONNECT (MQTT 5 §3.1.4): checks the request, attaches the session, answers CONNACK and resumes delivery.
+    func handleConnect(_ connect: ConnectPacket, now: NIODeadline) -> Disposition {
+        let configuration = broker.configuration
+        protocolVersion = connect.protocolVersion
+        let isV5 = protocolVersion == .v5
+
+        if isV5, connect.properties.authenticationMethod != nil {
+            return refuse(.badAuthenticationMethod, "enhanced authentication is not supported")
+        }
+        if let will = connect.will {
+            if will.qos > configuration.maximumQoS { return refuse(.qosNotSupported, "will QoS above maximum") }
+            if will.retain && !configuration.retainAvailable {
+                return refuse(.retainNotSupported, "retained wills are not available")
+            }
+        }
+
+        var clientID = connect.clientIdentifier
+        var assignedClientID: String?
+        if clientID.isEmpty {
+            // 3.1.1 allows an empty identifier only with a clean session [MQTT-3.1.3-8].
+            guard configuration.allowZeroLengthClientID, isV5 || connect.cleanStart else {
+                return refuse(.clientIdentifierNotValid, "empty client identifier")
+            }
+            clientID = configuration.assignedClientIDPrefix + Self.randomSuffix()
+            if isV5 { assignedClientID = clientID }
+        }
+
+        var serverKeepAlive: UInt16?
+        keepAlive = connect.keepAlive
+        if configuration.maxKeepAlive < UInt16.max
+            && (keepAlive == 0 || keepAlive > configuration.maxKeepAlive)
+        {
+            if isV5 {
+                keepAlive = configuration.maxKeepAlive
+                serverKeepAlive = keepAlive
+            } else if keepAlive > configuration.maxKeepAlive {
+                // A 3.1.1 client cannot be told another keep-alive, so it is refused, as Mosquitto does.
+                return refuse(.clientIdentifierNotValid, "keep-alive above the maximum")
+            }
+        }
+
+        let expiryInterval: UInt32
+        if isV5 {
+            requestProblemInformation = connect.properties.requestProblemInformation != 0
+            clientReceiveMaximum = Int(connect.properties.receiveMaximum ?? UInt16.max)
+            clientMaximumPacketSize = connect.properties.maximumPacketSize.map(Int.init) ?? Int.max
+            clientTopicAliasMaximum = connect.properties.topicAliasMaximum ?? 0
+            var requested = connect.properties.sessionExpiryInterval ?? 0
+            if let maximum = configuration.maximumSessionExpiry { requested = min(requested, maximum) }
+            expiryInterval = requested
+        } else {
+            clientReceiveMaximum = configuration.maxInflightMessages
+            expiryInterval = connect.cleanStart ? 0 : UInt32.max
+        }
+        connectExpiryInterval = expiryInterval
+        self.clientID = clientID
+
+        let attachment = broker.attach(
+            clientID: clientID,
+            cleanStart: connect.cleanStart,
+            expiryInterval: expiryInterval,
+            will: connect.will,
+            connection: handle,
+            now: now
+        )
+        session = attachment.session
+        epoch = attachment.epoch
+        phase = .connected
+        BrokerStatistics.add(broker.statistics.clientsConnected)
+
+        var properties = Properties()
+        if isV5 {
+            if configuration.receiveMaximum != UInt16.max { properties.receiveMaximum = configuration.receiveMaximum }
+            if configuration.maximumQoS != .exactlyOnce { properties.maximumQoS = configuration.maximumQoS.rawValue }
+            if !configuration.retainAvailable { properties.retainAvailable = 0 }
+            properties.maximumPacketSize = configuration.maximumPacketSize
+            properties.assignedClientIdentifier = assignedClientID
+            if configuration.topicAliasMaximum > 0 { properties.topicAliasMaximum = configuration.topicAliasMaximum }
+            properties.serverKeepAlive = serverKeepAlive
+            if expiryInterval != (connect.properties.sessionExpiryInterval ?? 0) {
+                properties.sessionExpiryInterval = expiryInterval
+            }
+        }
+        send(.connack(ConnAckPacket(sessionPresent: attachment.sessionPresent, reasonCode: .success,
+            properties: properties)))
+
+        if attachment.sessionPresent { resendInflight() }
+        _ = drain(now: now, limit: Int.max)
+        return .keepOpen
+    }
+
+    /// Answers CONNACK with a failure and closes (MQTT 5 §3.2.2.2).
+    private func refuse(_ reason: ReasonCode, _ reasonString: String) -> Disposition {
+        BrokerStatistics.add(broker.statistics.connectionsRefused)
+        var properties = Properties()
+        if protocolVersion == .v5 { properties.reasonString = reasonString }
+        send(.connack(ConnAckPacket(sessionPresent: false, reasonCode: reason, properties: properties)))
+        phase = .closed
+        return .close
+    }
+
+    private static func randomSuffix() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<16).map { _ in alphabet.randomElement() ?? "x" })
+    }
+}

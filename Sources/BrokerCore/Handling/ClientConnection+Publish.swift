@@ -1,0 +1,231 @@
+import MQTTCodec
+import NIOCore
+
+extension ClientConnection {
+    /// PUBLISH from the client (MQTT 5 §3.3.4): resolves the topic alias, routes, and runs the QoS 1/2 flow.
+    func handlePublish(_ publish: PublishPacket, now: NIODeadline) -> Disposition {
+        guard let session else { return .close }
+        let configuration = broker.configuration
+        if publish.qos > configuration.maximumQoS {
+            return close(reason: .qosNotSupported, reasonString: "QoS \(publish.qos.rawValue) is not supported")
+        }
+        if publish.retain && !configuration.retainAvailable {
+            return close(reason: .retainNotSupported, reasonString: "retained messages are not available")
+        }
+        if !publish.properties.subscriptionIdentifiers.isEmpty {
+            // [MQTT-3.3.4-6]: a client must not send a Subscription Identifier.
+            return close(reason: .protocolError, reasonString: "subscription identifier in PUBLISH from a client")
+        }
+
+        var topic = publish.topic
+        if let alias = publish.properties.topicAlias {
+            guard alias <= configuration.topicAliasMaximum else {
+                return close(reason: .topicAliasInvalid, reasonString: "topic alias \(alias) above maximum")
+            }
+            if topic.isEmpty {
+                guard let known = inboundAliases[alias] else {
+                    return close(reason: .protocolError, reasonString: "unknown topic alias \(alias)")
+                }
+                topic = known
+            } else {
+                inboundAliases[alias] = topic
+            }
+        }
+
+        switch publish.qos {
+        case .atMostOnce:
+            route(publish, topic: topic, now: now)
+        case .atLeastOnce:
+            let matched = route(publish, topic: topic, now: now)
+            let reason: ReasonCode = matched == 0 ? .noMatchingSubscribers : .success
+            send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
+        case .exactlyOnce:
+            let packetIdentifier = publish.packetIdentifier ?? 0
+            let isNew = session.state.withLock { state -> Bool? in
+                if state.incomingQoS2.contains(packetIdentifier) { return false }
+                // Receive Maximum counts QoS 2 messages not yet released (MQTT 5 §3.3.4, [MQTT-3.3.4-9]).
+                if state.incomingQoS2.count >= Int(configuration.receiveMaximum) { return nil }
+                state.incomingQoS2.insert(packetIdentifier)
+                return true
+            }
+            guard let isNew else {
+                return close(reason: .receiveMaximumExceeded, reasonString: "more than Receive Maximum in flight")
+            }
+            var reason = ReasonCode.success
+            if isNew {
+                // A resent PUBLISH whose PUBREC was lost is not routed again [MQTT-4.3.3-10].
+                if route(publish, topic: topic, now: now) == 0 { reason = .noMatchingSubscribers }
+            }
+            send(.pubrec(AckPacket(packetIdentifier: packetIdentifier, reasonCode: reason)))
+        }
+        return .keepOpen
+    }
+
+    @discardableResult
+    private func route(_ publish: PublishPacket, topic: String, now: NIODeadline) -> Int {
+        if topic.utf8.starts(with: "$SYS/".utf8) {
+            return 0  // Only the broker publishes statistics; clients' writes there are dropped.
+        }
+        return broker.publish(Message(publish: publish, topic: topic, publisherID: clientID, now: now), now: now)
+    }
+
+    /// PUBREL from the client: the QoS 2 message is released (MQTT 5 §4.3.3).
+    func handlePubRel(_ ack: AckPacket) -> Disposition {
+        let known = session?.state.withLock { $0.incomingQoS2.remove(ack.packetIdentifier) != nil } ?? false
+        let reason: ReasonCode = known ? .success : .packetIdentifierNotFound
+        send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
+        return .keepOpen
+    }
+
+    /// PUBACK from the client completes a QoS 1 delivery and opens the in-flight window.
+    func handlePubAck(_ ack: AckPacket, now: NIODeadline) -> Disposition {
+        session?.state.withLock { state in
+            if state.inflight[ack.packetIdentifier]?.delivery.qos == .atLeastOnce {
+                state.inflight[ack.packetIdentifier] = nil
+            }
+        }
+        _ = drain(now: now, limit: Int.max)
+        return .keepOpen
+    }
+
+    /// PUBREC from the client: answer PUBREL, or end the flow if the client refused the message (MQTT 5 §4.3.3).
+    func handlePubRec(_ ack: AckPacket, now: NIODeadline) -> Disposition {
+        let known = session?.state.withLock { state -> Bool in
+            guard let inflight = state.inflight[ack.packetIdentifier], inflight.delivery.qos == .exactlyOnce else {
+                return false
+            }
+            if ack.reasonCode.isFailure {
+                state.inflight[ack.packetIdentifier] = nil
+            } else {
+                state.inflight[ack.packetIdentifier]?.stage = .awaitingCompletion
+            }
+            return true
+        }
+        guard known == true else {
+            send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound)))
+            return .keepOpen
+        }
+        if ack.reasonCode.isFailure {
+            _ = drain(now: now, limit: Int.max)
+        } else {
+            send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier)))
+        }
+        return .keepOpen
+    }
+
+    /// PUBCOMP from the client completes a QoS 2 delivery.
+    func handlePubComp(_ ack: AckPacket, now: NIODeadline) -> Disposition {
+        session?.state.withLock { state in
+            if state.inflight[ack.packetIdentifier]?.stage == .awaitingCompletion {
+                state.inflight[ack.packetIdentifier] = nil
+            }
+        }
+        _ = drain(now: now, limit: Int.max)
+        return .keepOpen
+    }
+
+    /// Resends the session's unacknowledged messages after it resumed: PUBLISH with DUP, or PUBREL for QoS 2
+    /// messages already received (MQTT 5 §4.4, [MQTT-4.4.0-1]).
+    func resendInflight() {
+        guard let session else { return }
+        let inflight = session.state.withLock { Array($0.inflight) }
+        for (packetIdentifier, message) in inflight {
+            switch message.stage {
+            case .awaitingAcknowledgement:
+                // Expiry is not checked: the delivery had started before the client went away.
+                sendPublish(message.delivery, packetIdentifier: packetIdentifier, dup: true, now: nil)
+            case .awaitingCompletion:
+                send(.pubrel(AckPacket(packetIdentifier: packetIdentifier)))
+            }
+        }
+    }
+
+    /// Moves queued deliveries into `outbound`, as far as the client's in-flight window allows.
+    ///
+    /// QoS 0 messages queued behind a QoS 1/2 message wait for the window too, so order is kept
+    /// (MQTT 5 §4.6).
+    /// - Parameter limit: the most messages to move in this call, so that one busy session shares its event loop.
+    /// - Returns: true when messages remain that could be sent now: the caller schedules another drain.
+    package func drain(now: NIODeadline, limit: Int) -> Bool {
+        guard phase == .connected, let session else { return false }
+        let window = clientReceiveMaximum
+        var expired = 0
+        var moreReady = false
+        session.state.withLock { state in
+            var moved = 0
+            while let head = state.queue.first {
+                if head.message.isExpired(at: now) {
+                    state.queue.removeFirst()
+                    expired += 1
+                    continue
+                }
+                if head.qos == .atMostOnce {
+                    guard moved < limit else { break }
+                    state.queue.removeFirst()
+                    drainBatch.append((head, nil))
+                } else {
+                    guard moved < limit, state.inflight.count < window,
+                        let packetIdentifier = state.allocatePacketIdentifier()
+                    else { break }
+                    state.queue.removeFirst()
+                    state.inflight[packetIdentifier] = InflightMessage(delivery: head, stage: .awaitingAcknowledgement)
+                    drainBatch.append((head, packetIdentifier))
+                }
+                moved += 1
+            }
+            moreReady = moved >= limit && !state.queue.isEmpty
+            // While messages wait, a PUBACK/PUBCOMP, writability or our own reschedule drains again;
+            // no publisher needs to wake us.
+            state.drainScheduled = !state.queue.isEmpty
+        }
+        if expired > 0 { BrokerStatistics.add(broker.statistics.messagesDropped, expired) }
+        for (delivery, packetIdentifier) in drainBatch {
+            sendPublish(delivery, packetIdentifier: packetIdentifier, dup: false, now: now)
+        }
+        drainBatch.removeAll(keepingCapacity: true)
+        return moreReady
+    }
+
+    /// Encodes one delivery for this client: its QoS, retain flag, remaining expiry, subscription identifiers and an
+    /// outbound topic alias where the client allows them. A packet over the client's Maximum Packet Size is dropped
+    /// and, for QoS 1/2, its flow is ended as if acknowledged [MQTT-3.1.2-25].
+    private func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, dup: Bool, now: NIODeadline?) {
+        let message = delivery.message
+        var topic = message.topic
+        var properties = Properties()
+        var newAlias: UInt16?
+        if protocolVersion == .v5 {
+            properties = message.properties
+            if let now { properties.messageExpiryInterval = message.remainingExpiry(at: now) }
+            properties.subscriptionIdentifiers = delivery.subscriptionIdentifiers
+            if clientTopicAliasMaximum > 0 {
+                if let alias = outboundAliases[topic] {
+                    properties.topicAlias = alias
+                    topic = ""
+                } else if outboundAliases.count < Int(clientTopicAliasMaximum) {
+                    let alias = UInt16(outboundAliases.count + 1)
+                    properties.topicAlias = alias
+                    newAlias = alias
+                }
+            }
+        }
+        let packet = PublishPacket(
+            topic: topic,
+            payload: message.payload,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            dup: dup,
+            packetIdentifier: packetIdentifier,
+            properties: properties
+        )
+        if send(.publish(packet)) {
+            if let newAlias { outboundAliases[message.topic] = newAlias }
+            BrokerStatistics.add(broker.statistics.messagesSent)
+        } else {
+            BrokerStatistics.add(broker.statistics.messagesOversized)
+            if let packetIdentifier {
+                session?.state.withLock { state in state.inflight[packetIdentifier] = nil }
+            }
+        }
+    }
+}

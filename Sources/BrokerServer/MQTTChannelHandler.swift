@@ -1,0 +1,230 @@
+import BrokerCore
+import Logging
+import MQTTCodec
+import NIOCore
+
+/// The channel handler of one MQTT connection: decodes packets from the byte stream, hands them to the
+/// connection's `ClientConnection`, writes what it answers, and keeps the keep-alive timer.
+///
+/// Everything runs on the channel's event loop. Replies produced while handling one read burst are written
+/// together and flushed once, at `channelReadComplete`.
+final class MQTTChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Most deliveries moved from the session queue per event-loop turn, so one busy subscriber shares its loop.
+    private static let drainBatch = 256
+
+    private let broker: Broker
+    private let registry: ConnectionRegistry
+    private var logger: Logger
+    private var decoder: MQTTPacketDecoder
+    private var cumulation: ByteBuffer?
+    private var connection: ClientConnection?
+    private var handle: ConnectionHandle?
+    private var context: ChannelHandlerContext?
+    private var keepAliveTask: Scheduled<Void>?
+    private var lastPacketAt = NIODeadline.now()
+    private var closing = false
+    private var pendingFlush = false
+    private var readInProgress = false
+
+    init(broker: Broker, registry: ConnectionRegistry, logger: Logger) {
+        self.broker = broker
+        self.registry = registry
+        self.logger = logger
+        self.decoder = MQTTPacketDecoder(maximumPacketSize: broker.configuration.decoderMaximumPacketSize)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let handle = ConnectionHandle(eventLoop: context.eventLoop, handler: self)
+        self.handle = handle
+        self.connection = ClientConnection(broker: broker, handle: handle, allocator: context.channel.allocator)
+        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        registry.add(handle)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        if let handle {
+            registry.remove(handle)
+            handle.release()
+        }
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        if let connection, connection.phase != .awaitingConnect || !connection.clientID.isEmpty {
+            logger.debug("client disconnected", metadata: ["client": "\(connection.clientID)"])
+        }
+        connection?.connectionClosed(now: .now())
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing, let connection else { return }
+        var bytes = unwrapInboundIn(data)
+        BrokerStatistics.add(broker.statistics.bytesReceived, bytes.readableBytes)
+        if var existing = cumulation {
+            cumulation = nil
+            existing.writeBuffer(&bytes)
+            cumulation = existing
+        } else {
+            cumulation = bytes
+        }
+        readInProgress = true
+        let now = NIODeadline.now()
+        lastPacketAt = now
+        while !closing, var buffer = cumulation {
+            cumulation = nil  // keep the buffer uniquely referenced while decoding
+            let packet: MQTTPacket?
+            do {
+                packet = try decoder.decode(buffer: &buffer)
+            } catch {
+                logger.info("protocol error, closing", metadata: ["client": "\(connection.clientID)", "error": "\(error)"])
+                cumulation = nil
+                finish(connection.decodingFailed(error))
+                return
+            }
+            cumulation = buffer.readableBytes > 0 ? buffer : nil
+            guard let packet else {
+                if var rest = cumulation, rest.readerIndex > 4096 {
+                    rest.discardReadBytes()
+                    cumulation = rest
+                }
+                break
+            }
+            let wasConnected = connection.phase == .connected
+            let disposition = connection.receive(packet, now: now)
+            if !wasConnected && connection.phase == .connected {
+                logger[metadataKey: "client"] = "\(connection.clientID)"
+                logger.debug("client connected", metadata: [
+                    "version": "\(connection.protocolVersion)", "keepalive": "\(connection.keepAlive)",
+                ])
+                armKeepAlive(now: now)
+            }
+            if disposition == .close {
+                finish(.close)
+                return
+            }
+        }
+        writeOutbound(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readInProgress = false
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drain() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Calls from the broker, on this event loop
+
+    /// Moves queued deliveries out, a batch per loop turn, while the socket keeps up.
+    func drain() {
+        guard let context, let connection, !closing else { return }
+        guard context.channel.isWritable else { return }  // resumed by channelWritabilityChanged
+        let more = connection.drain(now: .now(), limit: Self.drainBatch)
+        writeOutbound(context: context)
+        if !readInProgress { flushIfNeeded(context: context) }
+        if more {
+            context.eventLoop.assumeIsolated().execute { self.drain() }
+        }
+    }
+
+    func sessionTakenOver() {
+        guard let connection, !closing else { return }
+        logger.info("session taken over by a new connection")
+        finish(connection.sessionTakenOver())
+    }
+
+    func serverShuttingDown() {
+        guard let connection, !closing else { return }
+        finish(connection.serverShuttingDown())
+    }
+
+    // MARK: Internals
+
+    private func writeOutbound(context: ChannelHandlerContext) {
+        guard let bytes = connection?.takeOutbound() else { return }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        pendingFlush = true
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard pendingFlush else { return }
+        pendingFlush = false
+        context.flush()
+    }
+
+    /// Writes what is pending, then closes when the connection asked to.
+    private func finish(_ disposition: ClientConnection.Disposition) {
+        guard let context else { return }
+        writeOutbound(context: context)
+        flushIfNeeded(context: context)
+        guard disposition == .close, !closing else { return }
+        closing = true
+        keepAliveTask?.cancel()
+        context.close(promise: nil)
+    }
+
+    /// Closes the connection when no packet arrives within 1.5 × keep-alive (MQTT 5 §3.1.2.10).
+    private func armKeepAlive(now: NIODeadline) {
+        guard let connection, connection.keepAlive > 0, let context else { return }
+        let grace = TimeAmount.milliseconds(Int64(connection.keepAlive) * 1500)
+        keepAliveTask?.cancel()
+        keepAliveTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastPacketAt + grace) { [self] in
+            let now = NIODeadline.now()
+            if lastPacketAt + grace <= now {
+                logger.info("keep-alive expired, closing")
+                finish(connection.keepAliveExpired())
+            } else {
+                armKeepAlive(now: now)
+            }
+        }
+    }
+}
+
+/// The broker's handle on one connection, usable from any thread: every call hops to the connection's loop.
+final class ConnectionHandle: SessionConnection, Hashable {
+    let eventLoop: any EventLoop
+    private let handler: NIOLoopBoundBox<MQTTChannelHandler?>
+
+    init(eventLoop: any EventLoop, handler: MQTTChannelHandler) {
+        self.eventLoop = eventLoop
+        self.handler = NIOLoopBoundBox(handler, eventLoop: eventLoop)
+    }
+
+    /// Breaks the handler ↔ handle cycle once the channel is gone.
+    func release() {
+        handler.value = nil
+    }
+
+    func scheduleDrain() {
+        eventLoop.execute { self.handler.value?.drain() }
+    }
+
+    func sessionTakenOver() {
+        eventLoop.execute { self.handler.value?.sessionTakenOver() }
+    }
+
+    func serverShuttingDown() {
+        eventLoop.execute { self.handler.value?.serverShuttingDown() }
+    }
+
+    static func == (lhs: ConnectionHandle, rhs: ConnectionHandle) -> Bool { lhs === rhs }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+import RampartModel
+
+/// `rampart`: one executable with a subcommand per role.
+package struct RampartCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "rampart",
+        abstract: "IoT secure gateway: MQTT broker and more.",
+        version: ProductInfo.version,
+        subcommands: [RunCommand.self]
+    )
+
+    package init() {}
+}

@@ -1,0 +1,8 @@
+import RampartApp
+
+@main
+struct Rampart {
+    static func main() async {
+        await RampartCommand.main()
+    }
+}
