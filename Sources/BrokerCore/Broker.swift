@@ -17,7 +17,13 @@ package final class Broker: Sendable {
 
     private struct PendingWill {
         var deadline: NIODeadline
-        var message: Message
+        var will: WillMessage
+        var clientID: String
+
+        /// The will as a message published at `now`: its expiry counts from publication (MQTT 5 §3.1.3.2.4).
+        func message(at now: NIODeadline) -> Message {
+            Broker.message(for: will, clientID: clientID, now: now)
+        }
     }
 
     private struct Registry {
@@ -57,11 +63,22 @@ package final class Broker: Sendable {
         let attachment = registry.withLock { registry -> Attachment in
             var session: Session
             var sessionPresent = false
+            if let existing = registry.sessions[clientID],
+                let deadline = registry.expiries[clientID], deadline <= now
+            {
+                // Expired, though the periodic sweep has not run yet: it ends now and is not resumed.
+                registry.expiries[clientID] = nil
+                registry.sessions[clientID] = nil
+                if let pending = registry.pendingWills.removeValue(forKey: clientID) {
+                    wills.append(pending.message(at: now))
+                }
+                removeSubscriptions(of: existing)
+            }
             if let existing = registry.sessions[clientID] {
                 registry.expiries[clientID] = nil
                 // A will still waiting for its delay: a new connection cancels it unless the session ends now.
                 if let pending = registry.pendingWills.removeValue(forKey: clientID), cleanStart {
-                    wills.append(pending.message)
+                    wills.append(pending.message(at: now))
                 }
                 takenOver = existing.detachAny()
                 if takenOver != nil, let will = existing.state.withLock({ $0.will }) {
@@ -99,31 +116,32 @@ package final class Broker: Sendable {
     /// - Parameter publishWill: false after a normal DISCONNECT (MQTT 5 §3.1.2.5).
     package func detach(session: Session, epoch: UInt64, publishWill: Bool, now: NIODeadline) {
         guard session.detach(epoch: epoch) else { return }  // taken over: the new connection owns the session
-        let (will, expiry) = session.state.withLock { state in
+        let (storedWill, expiry) = session.state.withLock { state in
             defer { state.will = nil }
             return (state.will, state.expiryInterval)
         }
-        let willMessage = publishWill ? will.map { Self.message(for: $0, clientID: session.clientID, now: now) } : nil
+        let will = publishWill ? storedWill : nil
         var publishNow: Message?
         registry.withLock { registry in
             guard registry.sessions[session.clientID] === session else { return }
             if expiry == 0 {
                 registry.sessions[session.clientID] = nil
                 removeSubscriptions(of: session)
-                publishNow = willMessage
+                publishNow = will.map { Self.message(for: $0, clientID: session.clientID, now: now) }
                 return
             }
             if expiry != UInt32.max {
                 registry.expiries[session.clientID] = now + .seconds(Int64(expiry))
             }
-            if let willMessage, let will {
+            if let will {
                 let delay = min(will.properties.willDelayInterval ?? 0, expiry)
                 if delay == 0 {
-                    publishNow = willMessage
+                    publishNow = Self.message(for: will, clientID: session.clientID, now: now)
                 } else {
                     registry.pendingWills[session.clientID] = PendingWill(
                         deadline: now + .seconds(Int64(delay)),
-                        message: willMessage
+                        will: will,
+                        clientID: session.clientID
                     )
                 }
             }
@@ -138,12 +156,12 @@ package final class Broker: Sendable {
         registry.withLock { registry in
             for (clientID, pending) in registry.pendingWills where pending.deadline <= now {
                 registry.pendingWills[clientID] = nil
-                wills.append(pending.message)
+                wills.append(pending.message(at: now))
             }
             for (clientID, deadline) in registry.expiries where deadline <= now {
                 registry.expiries[clientID] = nil
                 if let pending = registry.pendingWills.removeValue(forKey: clientID) {
-                    wills.append(pending.message)
+                    wills.append(pending.message(at: now))
                 }
                 if let session = registry.sessions.removeValue(forKey: clientID) {
                     removeSubscriptions(of: session)
@@ -172,7 +190,7 @@ package final class Broker: Sendable {
         }
     }
 
-    private static func message(for will: WillMessage, clientID: String, now: NIODeadline) -> Message {
+    fileprivate static func message(for will: WillMessage, clientID: String, now: NIODeadline) -> Message {
         var properties = Properties()
         properties.payloadFormatIndicator = will.properties.payloadFormatIndicator
         properties.contentType = will.properties.contentType

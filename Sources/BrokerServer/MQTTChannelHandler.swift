@@ -17,6 +17,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
 
     private let broker: Broker
     private let registry: ConnectionRegistry
+    private let connectTimeout: TimeAmount
     private var logger: Logger
     private var decoder: MQTTPacketDecoder
     private var cumulation: ByteBuffer?
@@ -24,13 +25,14 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private var handle: ConnectionHandle?
     private var context: ChannelHandlerContext?
     private var keepAliveTask: Scheduled<Void>?
-    private var lastPacketAt = NIODeadline.now()
+    private var lastPacketAt = NIODeadline.uptimeNanoseconds(0)
     private var closing = false
     private var pendingFlush = false
     private var readInProgress = false
 
-    init(broker: Broker, registry: ConnectionRegistry, logger: Logger) {
+    init(broker: Broker, registry: ConnectionRegistry, connectTimeout: TimeAmount, logger: Logger) {
         self.broker = broker
+        self.connectTimeout = connectTimeout
         self.registry = registry
         self.logger = logger
         self.decoder = MQTTPacketDecoder(maximumPacketSize: broker.configuration.decoderMaximumPacketSize)
@@ -43,6 +45,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         self.connection = ClientConnection(broker: broker, handle: handle, allocator: context.channel.allocator)
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         registry.add(handle)
+        armConnectTimeout(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -61,7 +64,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         if let connection, connection.phase != .awaitingConnect || !connection.clientID.isEmpty {
             logger.debug("client disconnected", metadata: ["client": "\(connection.clientID)"])
         }
-        connection?.connectionClosed(now: .now())
+        connection?.connectionClosed(now: context.eventLoop.now)
         context.fireChannelInactive()
     }
 
@@ -77,7 +80,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
             cumulation = bytes
         }
         readInProgress = true
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         lastPacketAt = now
         while !closing, var buffer = cumulation {
             cumulation = nil  // keep the buffer uniquely referenced while decoding
@@ -85,7 +88,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
             do {
                 packet = try decoder.decode(buffer: &buffer)
             } catch {
-                logger.info("protocol error, closing", metadata: ["client": "\(connection.clientID)", "error": "\(error)"])
+                logger.info(
+                    "protocol error, closing", metadata: ["client": "\(connection.clientID)", "error": "\(error)"])
                 cumulation = nil
                 finish(connection.decodingFailed(error))
                 return
@@ -102,9 +106,11 @@ final class MQTTChannelHandler: ChannelInboundHandler {
             let disposition = connection.receive(packet, now: now)
             if !wasConnected && connection.phase == .connected {
                 logger[metadataKey: "client"] = "\(connection.clientID)"
-                logger.debug("client connected", metadata: [
-                    "version": "\(connection.protocolVersion)", "keepalive": "\(connection.keepAlive)",
-                ])
+                logger.debug(
+                    "client connected",
+                    metadata: [
+                        "version": "\(connection.protocolVersion)", "keepalive": "\(connection.keepAlive)",
+                    ])
                 armKeepAlive(now: now)
             }
             if disposition == .close {
@@ -137,7 +143,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     func drain() {
         guard let context, let connection, !closing else { return }
         guard context.channel.isWritable else { return }  // resumed by channelWritabilityChanged
-        let more = connection.drain(now: .now(), limit: Self.drainBatch)
+        let more = connection.drain(now: context.eventLoop.now, limit: Self.drainBatch)
         writeOutbound(context: context)
         if !readInProgress { flushIfNeeded(context: context) }
         if more {
@@ -181,13 +187,24 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// Closes a connection that has not sent CONNECT in time, so idle sockets cannot pile up (MQTT 5 §4.13.1
+    /// lets a server close a connection that does not start properly).
+    private func armConnectTimeout(context: ChannelHandlerContext) {
+        let timeout = connectTimeout
+        keepAliveTask = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard connection?.phase == .awaitingConnect, !closing else { return }
+            logger.info("no CONNECT in time, closing", metadata: ["timeout_ms": "\(timeout.nanoseconds / 1_000_000)"])
+            finish(.close)
+        }
+    }
+
     /// Closes the connection when no packet arrives within 1.5 × keep-alive (MQTT 5 §3.1.2.10).
     private func armKeepAlive(now: NIODeadline) {
         guard let connection, connection.keepAlive > 0, let context else { return }
         let grace = TimeAmount.milliseconds(Int64(connection.keepAlive) * 1500)
         keepAliveTask?.cancel()
         keepAliveTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastPacketAt + grace) { [self] in
-            let now = NIODeadline.now()
+            let now = context.eventLoop.now
             if lastPacketAt + grace <= now {
                 logger.info("keep-alive expired, closing")
                 finish(connection.keepAliveExpired())

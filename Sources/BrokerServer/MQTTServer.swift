@@ -13,6 +13,8 @@ package final class MQTTServer: Service, Sendable {
         package var port: Int
         /// How long shutdown waits for connections to close before it stops waiting.
         package var shutdownGrace: TimeAmount = .seconds(5)
+        /// How long a new connection may take to send CONNECT before it is closed.
+        package var connectTimeout: TimeAmount = .seconds(10)
 
         package init(host: String, port: Int) {
             self.host = host
@@ -41,6 +43,7 @@ package final class MQTTServer: Service, Sendable {
         let broker = self.broker
         let registry = self.registry
         let logger = self.logger
+        let connectTimeout = configuration.connectTimeout
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -49,7 +52,12 @@ package final class MQTTServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        MQTTChannelHandler(broker: broker, registry: registry, logger: logger)
+                        MQTTChannelHandler(
+                            broker: broker,
+                            registry: registry,
+                            connectTimeout: connectTimeout,
+                            logger: logger
+                        )
                     )
                 }
             }

@@ -30,29 +30,36 @@ struct DecoderTests {
         #expect(buffer.readableBytes == 0)
     }
 
-    @Test("non-canonical but valid encodings", arguments: [
-        // MQTT 5 §3.4.2.2: a property length of 0 may be sent even for success.
-        (ProtocolVersion.v5, [UInt8]([0x40, 0x04, 0x00, 0x07, 0x00, 0x00]), MQTTPacket.puback(AckPacket(packetIdentifier: 7))),
-        (.v5, [0x70, 0x03, 0x00, 0x07, 0x00], .pubcomp(AckPacket(packetIdentifier: 7))),
-        // MQTT 5 §3.14.2.2.1: the property length may be present and 0.
-        (.v5, [0xE0, 0x02, 0x00, 0x00], .disconnect(DisconnectPacket())),
-        // MQTT 5 §3.15.2.2.1: reason code alone.
-        (.v5, [0xF0, 0x01, 0x19], .auth(AuthPacket(reasonCode: .reAuthenticate))),
-        // A remaining length need not use the fewest bytes to be understood.
-        (.v3_1_1, [0xC0, 0x80, 0x00], .pingreq),
-        // MQTT 3.1: the CONNACK flags byte is unused, so whatever it holds is ignored.
-        (.v3_1, [0x20, 0x02, 0x01, 0x00], .connack(ConnAckPacket(sessionPresent: false, reasonCode: .success))),
-        // UNSUBACK 5 without reason codes.
-        (.v5, [0xB0, 0x03, 0x00, 0x01, 0x00], .unsuback(UnsubAckPacket(packetIdentifier: 1))),
-    ])
+    @Test(
+        "non-canonical but valid encodings",
+        arguments: [
+            // MQTT 5 §3.4.2.2: a property length of 0 may be sent even for success.
+            (
+                ProtocolVersion.v5, [UInt8]([0x40, 0x04, 0x00, 0x07, 0x00, 0x00]),
+                MQTTPacket.puback(AckPacket(packetIdentifier: 7))
+            ),
+            (.v5, [0x70, 0x03, 0x00, 0x07, 0x00], .pubcomp(AckPacket(packetIdentifier: 7))),
+            // MQTT 5 §3.14.2.2.1: the property length may be present and 0.
+            (.v5, [0xE0, 0x02, 0x00, 0x00], .disconnect(DisconnectPacket())),
+            // MQTT 5 §3.15.2.2.1: reason code alone.
+            (.v5, [0xF0, 0x01, 0x19], .auth(AuthPacket(reasonCode: .reAuthenticate))),
+            // A remaining length need not use the fewest bytes to be understood.
+            (.v3_1_1, [0xC0, 0x80, 0x00], .pingreq),
+            // MQTT 3.1: the CONNACK flags byte is unused, so whatever it holds is ignored.
+            (.v3_1, [0x20, 0x02, 0x01, 0x00], .connack(ConnAckPacket(sessionPresent: false, reasonCode: .success))),
+            // UNSUBACK 5 without reason codes.
+            (.v5, [0xB0, 0x03, 0x00, 0x01, 0x00], .unsuback(UnsubAckPacket(packetIdentifier: 1))),
+        ])
     func nonCanonical(_ version: ProtocolVersion, _ bytes: [UInt8], _ expected: MQTTPacket) throws {
         #expect(try TestSupport.decode(bytes, version: version) == expected)
     }
 
-    @Test("CONNACK 3.1.1 return codes map onto reason codes (3.1.1 §3.2.2.3)", arguments: [
-        (UInt8(0), ReasonCode.success), (1, .unsupportedProtocolVersion), (2, .clientIdentifierNotValid),
-        (3, .serverUnavailable), (4, .badUserNameOrPassword), (5, .notAuthorized),
-    ])
+    @Test(
+        "CONNACK 3.1.1 return codes map onto reason codes (3.1.1 §3.2.2.3)",
+        arguments: [
+            (UInt8(0), ReasonCode.success), (1, .unsupportedProtocolVersion), (2, .clientIdentifierNotValid),
+            (3, .serverUnavailable), (4, .badUserNameOrPassword), (5, .notAuthorized),
+        ])
     func connackReturnCodes(_ code: UInt8, _ reason: ReasonCode) throws {
         let packet = try TestSupport.decode([0x20, 0x02, 0x00, code], version: .v3_1_1)
         #expect(packet == .connack(ConnAckPacket(sessionPresent: false, reasonCode: reason)))

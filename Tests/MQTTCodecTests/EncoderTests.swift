@@ -28,7 +28,8 @@ struct EncoderTests {
         #expect(try TestSupport.encode(.pubrel(ack), version: version) == [0x62, 0x02, 0x00, 0x09])
 
         // 3.1.1 §3.11: UNSUBACK has no payload.
-        let unsuback = UnsubAckPacket(packetIdentifier: 9, reasonCodes: [.noSubscriptionExisted], properties: properties)
+        let unsuback = UnsubAckPacket(
+            packetIdentifier: 9, reasonCodes: [.noSubscriptionExisted], properties: properties)
         #expect(try TestSupport.encode(.unsuback(unsuback), version: version) == [0xB0, 0x02, 0x00, 0x09])
 
         // 3.1.1 §3.14: DISCONNECT has no variable header.
@@ -59,7 +60,9 @@ struct EncoderTests {
     func v3SubAckFailures(_ version: ProtocolVersion) throws {
         let suback = SubAckPacket(
             packetIdentifier: 2,
-            reasonCodes: [.grantedQoS0, .grantedQoS1, .grantedQoS2, .notAuthorized, .topicFilterInvalid, .unspecifiedError]
+            reasonCodes: [
+                .grantedQoS0, .grantedQoS1, .grantedQoS2, .notAuthorized, .topicFilterInvalid, .unspecifiedError,
+            ]
         )
         #expect(
             try TestSupport.encode(.suback(suback), version: version)
@@ -67,11 +70,13 @@ struct EncoderTests {
         )
     }
 
-    @Test("3.x CONNACK uses connectReturnCodeV3 (3.1.1 §3.2.2.3)", arguments: [
-        (ReasonCode.success, UInt8(0)), (.unsupportedProtocolVersion, 1), (.clientIdentifierNotValid, 2),
-        (.serverUnavailable, 3), (.serverBusy, 3), (.badUserNameOrPassword, 4), (.notAuthorized, 5), (.banned, 5),
-        (.unspecifiedError, 3),
-    ])
+    @Test(
+        "3.x CONNACK uses connectReturnCodeV3 (3.1.1 §3.2.2.3)",
+        arguments: [
+            (ReasonCode.success, UInt8(0)), (.unsupportedProtocolVersion, 1), (.clientIdentifierNotValid, 2),
+            (.serverUnavailable, 3), (.serverBusy, 3), (.badUserNameOrPassword, 4), (.notAuthorized, 5), (.banned, 5),
+            (.unspecifiedError, 3),
+        ])
     func v3ConnAckReturnCode(_ reason: ReasonCode, _ code: UInt8) throws {
         let packet = MQTTPacket.connack(ConnAckPacket(sessionPresent: false, reasonCode: reason))
         #expect(try TestSupport.encode(packet, version: .v3_1_1) == [0x20, 0x02, 0x00, code])
@@ -85,7 +90,8 @@ struct EncoderTests {
 
     @Test("v5 ack: success without properties is remaining length 2 (MQTT 5 §3.4.2.1)")
     func v5AckShortForms() throws {
-        #expect(try TestSupport.encode(.pubrec(AckPacket(packetIdentifier: 1)), version: .v5) == [0x50, 0x02, 0x00, 0x01])
+        #expect(
+            try TestSupport.encode(.pubrec(AckPacket(packetIdentifier: 1)), version: .v5) == [0x50, 0x02, 0x00, 0x01])
         let withCode = AckPacket(packetIdentifier: 1, reasonCode: .noMatchingSubscribers)
         #expect(try TestSupport.encode(.puback(withCode), version: .v5) == [0x40, 0x03, 0x00, 0x01, 0x10])
         var properties = Properties()
@@ -93,7 +99,8 @@ struct EncoderTests {
         let withProperties = AckPacket(packetIdentifier: 1, properties: properties)
         #expect(
             try TestSupport.encode(.pubcomp(withProperties), version: .v5)
-                == [0x70, 0x0B, 0x00, 0x01, 0x00, 0x07, 0x26] + TestSupport.mqttString("a") + TestSupport.mqttString("b")
+                == [0x70, 0x0B, 0x00, 0x01, 0x00, 0x07, 0x26] + TestSupport.mqttString("a")
+                + TestSupport.mqttString("b")
         )
     }
 
@@ -121,17 +128,20 @@ struct EncoderTests {
             .publish(PublishPacket(topic: long, payload: ByteBuffer())),
             .subscribe(
                 SubscribePacket(
-                    packetIdentifier: 1, subscriptions: [TopicSubscription(filter: long, options: .init(qos: .atMostOnce))])
+                    packetIdentifier: 1,
+                    subscriptions: [TopicSubscription(filter: long, options: .init(qos: .atMostOnce))])
             ),
             .unsubscribe(UnsubscribePacket(packetIdentifier: 1, filters: [long])),
             .connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: long, cleanStart: true, keepAlive: 0)),
             .connect(
-                ConnectPacket(protocolVersion: .v5, clientIdentifier: "", cleanStart: true, keepAlive: 0, username: long)),
-            .disconnect({
-                var properties = Properties()
-                properties.reasonString = long
-                return DisconnectPacket(reasonCode: .unspecifiedError, properties: properties)
-            }()),
+                ConnectPacket(
+                    protocolVersion: .v5, clientIdentifier: "", cleanStart: true, keepAlive: 0, username: long)),
+            .disconnect(
+                {
+                    var properties = Properties()
+                    properties.reasonString = long
+                    return DisconnectPacket(reasonCode: .unspecifiedError, properties: properties)
+                }()),
         ]
         for packet in packets {
             var buffer = ByteBuffer()
@@ -176,10 +186,13 @@ struct EncoderTests {
         #expect(buffer.readableBytes == 0)
     }
 
-    @Test("remaining length uses the fewest Variable Byte Integer bytes (MQTT 5 §1.5.5 [MQTT-1.5.5-1])", arguments: [
-        (0, [UInt8]([0x00])), (127, [0x7F]), (128, [0x80, 0x01]), (16_383, [0xFF, 0x7F]), (16_384, [0x80, 0x80, 0x01]),
-        (2_097_151, [0xFF, 0xFF, 0x7F]), (2_097_152, [0x80, 0x80, 0x80, 0x01]),
-    ])
+    @Test(
+        "remaining length uses the fewest Variable Byte Integer bytes (MQTT 5 §1.5.5 [MQTT-1.5.5-1])",
+        arguments: [
+            (0, [UInt8]([0x00])), (127, [0x7F]), (128, [0x80, 0x01]), (16_383, [0xFF, 0x7F]),
+            (16_384, [0x80, 0x80, 0x01]),
+            (2_097_151, [0xFF, 0xFF, 0x7F]), (2_097_152, [0x80, 0x80, 0x80, 0x01]),
+        ])
     func variableByteIntegers(_ payloadAndTopic: Int, _ expected: [UInt8]) throws {
         guard payloadAndTopic >= 2 else {
             #expect(try TestSupport.encode(.pingreq, version: .v5) == [0xC0] + expected)
@@ -210,7 +223,9 @@ struct EncoderTests {
         }
     }
 
-    @Test("subscription identifier outside 1...268,435,455 is refused (MQTT 5 §3.8.2.1.2)", arguments: [UInt32(0), 268_435_456])
+    @Test(
+        "subscription identifier outside 1...268,435,455 is refused (MQTT 5 §3.8.2.1.2)",
+        arguments: [UInt32(0), 268_435_456])
     func subscriptionIdentifierRange(_ identifier: UInt32) {
         var properties = Properties()
         properties.subscriptionIdentifiers = [identifier]

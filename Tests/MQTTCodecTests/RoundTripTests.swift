@@ -94,7 +94,8 @@ enum RoundTripSamples {
         var packets: [MQTTPacket] = []
 
         // CONNECT
-        packets.append(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "", cleanStart: false, keepAlive: 0)))
+        packets.append(
+            .connect(ConnectPacket(protocolVersion: version, clientIdentifier: "", cleanStart: false, keepAlive: 0)))
         packets.append(
             .connect(
                 ConnectPacket(
@@ -140,8 +141,10 @@ enum RoundTripSamples {
         let connackCodes: [ReasonCode] =
             v5
             ? [.success, .unspecifiedError, .banned, .useAnotherServer]
-            : [.success, .unsupportedProtocolVersion, .clientIdentifierNotValid, .serverUnavailable,
-                .badUserNameOrPassword, .notAuthorized]
+            : [
+                .success, .unsupportedProtocolVersion, .clientIdentifierNotValid, .serverUnavailable,
+                .badUserNameOrPassword, .notAuthorized,
+            ]
         for code in connackCodes {
             packets.append(.connack(ConnAckPacket(sessionPresent: false, reasonCode: code)))
         }
@@ -176,7 +179,8 @@ enum RoundTripSamples {
         packets.append(.publish(PublishPacket(topic: "/", payload: ByteBuffer())))
         packets.append(
             .publish(
-                PublishPacket(topic: "$SYS/x", payload: ByteBuffer(repeating: 1, count: 70_000), qos: .atLeastOnce,
+                PublishPacket(
+                    topic: "$SYS/x", payload: ByteBuffer(repeating: 1, count: 70_000), qos: .atLeastOnce,
                     packetIdentifier: 1))
         )
         if v5 {
@@ -273,7 +277,8 @@ enum RoundTripSamples {
             packets.append(.disconnect(DisconnectPacket(reasonCode: .disconnectWithWillMessage)))
             packets.append(
                 .disconnect(DisconnectPacket(reasonCode: .serverShuttingDown, properties: disconnectProperties)))
-            packets.append(.disconnect(DisconnectPacket(reasonCode: .normalDisconnection, properties: reasonProperties)))
+            packets.append(
+                .disconnect(DisconnectPacket(reasonCode: .normalDisconnection, properties: reasonProperties)))
 
             // AUTH
             var authProperties = reasonProperties

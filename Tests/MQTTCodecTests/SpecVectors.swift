@@ -33,13 +33,15 @@ enum SpecVectors {
             name: "CONNECT 3.1 MQIsdp level 3",
             version: .v3_1,
             bytes: [0x10, 0x0F] + s("MQIsdp") + [0x03, 0x02, 0x00, 0x3C] + s("c"),
-            packet: .connect(ConnectPacket(protocolVersion: .v3_1, clientIdentifier: "c", cleanStart: true, keepAlive: 60))
+            packet: .connect(
+                ConnectPacket(protocolVersion: .v3_1, clientIdentifier: "c", cleanStart: true, keepAlive: 60))
         ),
         SpecVector(
             name: "CONNECT 3.1.1 empty client identifier [MQTT-3.1.3-6]",
             version: .v3_1_1,
             bytes: [0x10, 0x0C] + s("MQTT") + [0x04, 0x02, 0x00, 0x3C, 0x00, 0x00],
-            packet: .connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "", cleanStart: true, keepAlive: 60))
+            packet: .connect(
+                ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "", cleanStart: true, keepAlive: 60))
         ),
         SpecVector(
             name: "CONNECT 3.1.1 will QoS 1 retained, user name and password",
@@ -102,7 +104,8 @@ enum SpecVectors {
             bytes: [0x10, 0x11] + s("MQTT") + [0x05, 0x40, 0x00, 0x00, 0x00] + s("") + s("pw"),
             packet: .connect(
                 ConnectPacket(
-                    protocolVersion: .v5, clientIdentifier: "", cleanStart: false, keepAlive: 0, password: b(Array("pw".utf8)))
+                    protocolVersion: .v5, clientIdentifier: "", cleanStart: false, keepAlive: 0,
+                    password: b(Array("pw".utf8)))
             )
         ),
     ]
@@ -327,7 +330,9 @@ enum SpecVectors {
             packet: .subscribe(
                 SubscribePacket(
                     packetIdentifier: 3,
-                    subscriptions: [TopicSubscription(filter: "$share/g/t", options: SubscriptionOptions(qos: .atMostOnce))]
+                    subscriptions: [
+                        TopicSubscription(filter: "$share/g/t", options: SubscriptionOptions(qos: .atMostOnce))
+                    ]
                 )
             )
         ),
@@ -396,16 +401,20 @@ enum SpecVectors {
                 version: .v5,
                 bytes: [0xE0, 0x07, 0x8B, 0x05, 0x11, 0x00, 0x00, 0x00, 0x00],
                 packet: .disconnect(
-                    DisconnectPacket(reasonCode: .serverShuttingDown, properties: properties { $0.sessionExpiryInterval = 0 })
+                    DisconnectPacket(
+                        reasonCode: .serverShuttingDown, properties: properties { $0.sessionExpiryInterval = 0 })
                 )
             ),
-            SpecVector(name: "AUTH 5 success, remaining length 0", version: .v5, bytes: [0xF0, 0x00], packet: .auth(AuthPacket())),
+            SpecVector(
+                name: "AUTH 5 success, remaining length 0", version: .v5, bytes: [0xF0, 0x00],
+                packet: .auth(AuthPacket())),
             SpecVector(
                 name: "AUTH 5 continue authentication with method",
                 version: .v5,
                 bytes: [0xF0, 0x08, 0x18, 0x06, 0x15] + s("abc"),
                 packet: .auth(
-                    AuthPacket(reasonCode: .continueAuthentication, properties: properties { $0.authenticationMethod = "abc" })
+                    AuthPacket(
+                        reasonCode: .continueAuthentication, properties: properties { $0.authenticationMethod = "abc" })
                 )
             ),
         ]

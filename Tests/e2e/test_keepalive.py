@@ -61,7 +61,7 @@ def test_v5_keepalive_within_maximum_is_kept(raw):
 # rampart_only: Mosquitto refuses to start with max_keepalive below 10
 # ("Invalid max_keepalive value (1)"), and a 10 s keep-alive would make this test
 # take ~20 s against it; the announcement itself is covered above for both brokers.
-@pytest.mark.rampart_only
+@pytest.mark.rampart_only(reason="Mosquitto refuses max_keepalive < 10")
 @pytest.mark.broker_opts(max_keepalive=1)
 def test_v5_server_keepalive_applies(raw):
     """Client asks for 60 s, broker max is 1 s: the broker announces 1 and closes a

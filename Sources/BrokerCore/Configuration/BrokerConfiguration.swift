@@ -16,8 +16,11 @@ package struct BrokerConfiguration: Sendable, Hashable {
     package var maxQueuedMessages: Int = 1000
     /// Whether QoS 0 messages are queued for disconnected persistent sessions.
     package var queueQoS0Messages = false
-    /// Largest packet the broker accepts; nil for the protocol maximum.
-    package var maximumPacketSize: UInt32?
+    /// Largest packet the broker accepts; nil for the protocol maximum (256 MiB).
+    ///
+    /// The default is 8 MiB rather than the protocol maximum: a connection buffers up to one packet, so the limit
+    /// bounds what one client can make the gateway hold. Telemetry is far smaller; raise it for large payloads.
+    package var maximumPacketSize: UInt32? = 8 * 1024 * 1024
     /// Topic aliases a client may establish towards the broker (MQTT 5 §3.2.2.3.8).
     package var topicAliasMaximum: UInt16 = 10
     /// Seconds between `$SYS/broker/…` updates; 0 turns them off.

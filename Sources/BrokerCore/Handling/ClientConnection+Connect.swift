@@ -85,10 +85,13 @@ extension ClientConnection {
                 properties.sessionExpiryInterval = expiryInterval
             }
         }
-        send(.connack(ConnAckPacket(sessionPresent: attachment.sessionPresent, reasonCode: .success,
-            properties: properties)))
+        send(
+            .connack(
+                ConnAckPacket(
+                    sessionPresent: attachment.sessionPresent, reasonCode: .success,
+                    properties: properties)))
 
-        if attachment.sessionPresent { resendInflight() }
+        if attachment.sessionPresent { resendInflight(now: now) }
         _ = drain(now: now, limit: Int.max)
         return .keepOpen
     }

@@ -72,8 +72,16 @@ extension ClientConnection {
     /// PUBREL from the client: the QoS 2 message is released (MQTT 5 §4.3.3).
     func handlePubRel(_ ack: AckPacket) -> Disposition {
         let known = session?.state.withLock { $0.incomingQoS2.remove(ack.packetIdentifier) != nil } ?? false
-        let reason: ReasonCode = known ? .success : .packetIdentifierNotFound
-        send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
+        if known {
+            send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier)))
+        } else {
+            let properties = problem("PUBREL for unknown packet identifier \(ack.packetIdentifier)")
+            send(
+                .pubcomp(
+                    AckPacket(
+                        packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound,
+                        properties: properties)))
+        }
         return .keepOpen
     }
 
@@ -102,7 +110,12 @@ extension ClientConnection {
             return true
         }
         guard known == true else {
-            send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound)))
+            let properties = problem("PUBREC for unknown packet identifier \(ack.packetIdentifier)")
+            send(
+                .pubrel(
+                    AckPacket(
+                        packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound,
+                        properties: properties)))
             return .keepOpen
         }
         if ack.reasonCode.isFailure {
@@ -126,14 +139,14 @@ extension ClientConnection {
 
     /// Resends the session's unacknowledged messages after it resumed: PUBLISH with DUP, or PUBREL for QoS 2
     /// messages already received (MQTT 5 §4.4, [MQTT-4.4.0-1]).
-    func resendInflight() {
+    func resendInflight(now: NIODeadline) {
         guard let session else { return }
         let inflight = session.state.withLock { Array($0.inflight) }
         for (packetIdentifier, message) in inflight {
             switch message.stage {
             case .awaitingAcknowledgement:
-                // Expiry is not checked: the delivery had started before the client went away.
-                sendPublish(message.delivery, packetIdentifier: packetIdentifier, dup: true, now: nil)
+                // Not dropped when expired: the delivery had started before the client went away.
+                sendPublish(message.delivery, packetIdentifier: packetIdentifier, dup: true, now: now)
             case .awaitingCompletion:
                 send(.pubrel(AckPacket(packetIdentifier: packetIdentifier)))
             }
@@ -148,10 +161,32 @@ extension ClientConnection {
     /// - Returns: true when messages remain that could be sent now: the caller schedules another drain.
     package func drain(now: NIODeadline, limit: Int) -> Bool {
         guard phase == .connected, let session else { return false }
+        var budget = limit
+        while true {
+            let (moved, moreReady) = takeBatch(from: session, now: now, limit: budget)
+            var freedSlot = false
+            for (delivery, packetIdentifier) in drainBatch {
+                let written = sendPublish(delivery, packetIdentifier: packetIdentifier, dup: false, now: now)
+                if !written && packetIdentifier != nil { freedSlot = true }
+            }
+            drainBatch.removeAll(keepingCapacity: true)
+            budget -= moved
+            // An oversized QoS 1/2 message gave its in-flight slot back without any PUBACK to come: go on
+            // with the queue behind it rather than wait for an acknowledgement that never arrives.
+            guard freedSlot else { return moreReady }
+            if budget <= 0 { return true }
+        }
+    }
+
+    /// Moves deliveries from the session queue into `drainBatch`, registering QoS 1/2 ones as in flight.
+    /// - Returns: how many were moved, and whether more could be moved now had the limit allowed.
+    private func takeBatch(from session: Session, now: NIODeadline, limit: Int) -> (moved: Int, moreReady: Bool) {
         let window = clientReceiveMaximum
+        let epoch = self.epoch
         var expired = 0
-        var moreReady = false
-        session.state.withLock { state in
+        let result = session.state.withLock { state -> (Int, Bool) in
+            // A connection that was just taken over must not pull messages onto its dying socket.
+            guard state.epoch == epoch else { return (0, false) }
             var moved = 0
             while let head = state.queue.first {
                 if head.message.isExpired(at: now) {
@@ -159,13 +194,12 @@ extension ClientConnection {
                     expired += 1
                     continue
                 }
+                guard moved < limit else { break }
                 if head.qos == .atMostOnce {
-                    guard moved < limit else { break }
                     state.queue.removeFirst()
                     drainBatch.append((head, nil))
                 } else {
-                    guard moved < limit, state.inflight.count < window,
-                        let packetIdentifier = state.allocatePacketIdentifier()
+                    guard state.inflight.count < window, let packetIdentifier = state.allocatePacketIdentifier()
                     else { break }
                     state.queue.removeFirst()
                     state.inflight[packetIdentifier] = InflightMessage(delivery: head, stage: .awaitingAcknowledgement)
@@ -173,30 +207,29 @@ extension ClientConnection {
                 }
                 moved += 1
             }
-            moreReady = moved >= limit && !state.queue.isEmpty
             // While messages wait, a PUBACK/PUBCOMP, writability or our own reschedule drains again;
             // no publisher needs to wake us.
             state.drainScheduled = !state.queue.isEmpty
+            return (moved, moved >= limit && !state.queue.isEmpty)
         }
         if expired > 0 { BrokerStatistics.add(broker.statistics.messagesDropped, expired) }
-        for (delivery, packetIdentifier) in drainBatch {
-            sendPublish(delivery, packetIdentifier: packetIdentifier, dup: false, now: now)
-        }
-        drainBatch.removeAll(keepingCapacity: true)
-        return moreReady
+        return result
     }
 
     /// Encodes one delivery for this client: its QoS, retain flag, remaining expiry, subscription identifiers and an
     /// outbound topic alias where the client allows them. A packet over the client's Maximum Packet Size is dropped
     /// and, for QoS 1/2, its flow is ended as if acknowledged [MQTT-3.1.2-25].
-    private func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, dup: Bool, now: NIODeadline?) {
+    /// - Returns: false when the packet was too large for the client and dropped.
+    @discardableResult
+    private func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, dup: Bool, now: NIODeadline) -> Bool {
         let message = delivery.message
         var topic = message.topic
         var properties = Properties()
         var newAlias: UInt16?
         if protocolVersion == .v5 {
             properties = message.properties
-            if let now { properties.messageExpiryInterval = message.remainingExpiry(at: now) }
+            // At least 1: a resent message keeps an expiry even when its time ran out while in flight.
+            properties.messageExpiryInterval = message.remainingExpiry(at: now).map { max($0, 1) }
             properties.subscriptionIdentifiers = delivery.subscriptionIdentifiers
             if clientTopicAliasMaximum > 0 {
                 if let alias = outboundAliases[topic] {
@@ -221,11 +254,12 @@ extension ClientConnection {
         if send(.publish(packet)) {
             if let newAlias { outboundAliases[message.topic] = newAlias }
             BrokerStatistics.add(broker.statistics.messagesSent)
-        } else {
-            BrokerStatistics.add(broker.statistics.messagesOversized)
-            if let packetIdentifier {
-                session?.state.withLock { state in state.inflight[packetIdentifier] = nil }
-            }
+            return true
         }
+        BrokerStatistics.add(broker.statistics.messagesOversized)
+        if let packetIdentifier {
+            session?.state.withLock { state in state.inflight[packetIdentifier] = nil }
+        }
+        return false
     }
 }

@@ -37,7 +37,8 @@ extension ClientConnection {
                 publishWillOnClose = true
                 return close(reason: .protocolError, reasonString: "session expiry set in DISCONNECT after 0")
             }
-            session?.state.withLock { $0.expiryInterval = expiry }
+            let capped = broker.configuration.maximumSessionExpiry.map { min(expiry, $0) } ?? expiry
+            session?.state.withLock { $0.expiryInterval = capped }
         }
         phase = .closed
         return .close

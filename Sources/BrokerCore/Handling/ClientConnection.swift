@@ -116,7 +116,8 @@ package final class ClientConnection {
         if phase == .awaitingConnect {
             if error.code == .unsupportedProtocolVersion {
                 // Answered in 3.1.1 form, which every version's client understands [MQTT-3.1.2-2].
-                send(.connack(ConnAckPacket(sessionPresent: false, reasonCode: .unsupportedProtocolVersion)),
+                send(
+                    .connack(ConnAckPacket(sessionPresent: false, reasonCode: .unsupportedProtocolVersion)),
                     version: .v3_1_1)
             }
             phase = .closed
@@ -163,14 +164,20 @@ package final class ClientConnection {
         return .close
     }
 
-    /// Encodes `packet` into `outbound`, dropping it when it exceeds the client's Maximum Packet Size
-    /// (MQTT 5 §3.1.2.11.4).
+    /// Encodes `packet` into `outbound`. A packet over the client's Maximum Packet Size loses its reason string
+    /// and user properties first, and is dropped only if still too large ([MQTT-3.1.2-25], [MQTT-3.4.2-2]).
     /// - Returns: false when the packet was not written.
     @discardableResult
     func send(_ packet: MQTTPacket, version: ProtocolVersion? = nil) -> Bool {
+        if encode(packet, version: version ?? protocolVersion) { return true }
+        guard let stripped = packet.withoutDiagnostics() else { return false }
+        return encode(stripped, version: version ?? protocolVersion)
+    }
+
+    private func encode(_ packet: MQTTPacket, version: ProtocolVersion) -> Bool {
         let start = outbound.writerIndex
         do {
-            let written = try MQTTPacketEncoder.encode(packet, version: version ?? protocolVersion, into: &outbound)
+            let written = try MQTTPacketEncoder.encode(packet, version: version, into: &outbound)
             if written > clientMaximumPacketSize {
                 outbound.moveWriterIndex(to: start)
                 return false

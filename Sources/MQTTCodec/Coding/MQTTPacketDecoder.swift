@@ -7,9 +7,11 @@ import NIOCore
 /// packets. Errors carry the reason code to answer with (MQTT 5 §4.13). Decoding never copies payloads: PUBLISH
 /// payloads, will payloads, passwords and binary properties are slices of the input buffer.
 package struct MQTTPacketDecoder: Sendable {
-    /// nil until a CONNECT has been decoded (server side); the decoder then sets it from CONNECT. A client sets it up front.
+    /// nil until a CONNECT has been decoded (server side); the decoder then sets it from CONNECT.
+    /// A client sets it up front.
     package var protocolVersion: ProtocolVersion?
-    /// Largest whole packet (fixed header + remaining length) accepted; checked as soon as the fixed header is readable, before buffering the body.
+    /// Largest whole packet (fixed header + remaining length) accepted; checked as soon as the fixed header is
+    /// readable, before buffering the body.
     package var maximumPacketSize: Int
 
     package init(protocolVersion: ProtocolVersion? = nil, maximumPacketSize: Int = 268_435_460) {
@@ -17,7 +19,8 @@ package struct MQTTPacketDecoder: Sendable {
         self.maximumPacketSize = maximumPacketSize
     }
 
-    /// Decodes one packet if `buffer` holds a complete one, consuming exactly its bytes; returns nil (consuming nothing) otherwise.
+    /// Decodes one packet if `buffer` holds a complete one, consuming exactly its bytes; returns nil (consuming
+    /// nothing) otherwise.
     ///
     /// On a thrown error nothing is consumed either; the connection is expected to be closed.
     package mutating func decode(buffer: inout ByteBuffer) throws(MQTTCodecError) -> MQTTPacket? {
@@ -55,6 +58,10 @@ package struct MQTTPacketDecoder: Sendable {
         guard body.readableBytes == 0 else {
             throw .malformed("\(type) has \(body.readableBytes) unexpected trailing bytes")
         }
+        if case .connect(let connect) = packet {
+            // Only now that the whole CONNECT is known to be valid does the connection speak its version.
+            protocolVersion = connect.protocolVersion
+        }
         buffer.moveReaderIndex(forwardBy: totalLength)
         return packet
     }
@@ -89,7 +96,8 @@ package struct MQTTPacketDecoder: Sendable {
             }
         case .pubrel, .subscribe, .unsubscribe:
             guard flags == 0b0010 else {
-                throw .malformed("\(type) fixed header flags must be 0010 [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1]")
+                throw .malformed(
+                    "\(type) fixed header flags must be 0010 [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1]")
             }
         default:
             guard flags == 0 else { throw .malformed("\(type) fixed header flags must be 0 [MQTT-2.1.3-1]") }
@@ -99,16 +107,14 @@ package struct MQTTPacketDecoder: Sendable {
 
     // MARK: - Bodies
 
-    private mutating func decodeBody(
+    private func decodeBody(
         type: PacketType,
         flags: UInt8,
         body: inout ByteBuffer
     ) throws(MQTTCodecError) -> MQTTPacket {
         guard let version = protocolVersion else {
             // Only CONNECT gets past `checkFirstByte` without a version.
-            let connect = try Self.decodeConnect(&body)
-            protocolVersion = connect.protocolVersion
-            return .connect(connect)
+            return .connect(try Self.decodeConnect(&body))
         }
         switch type {
         case .connect:
@@ -431,7 +437,7 @@ package struct MQTTPacketDecoder: Sendable {
 // MARK: - Properties
 
 /// Where a property list appears; the raw value is a bit position in `PropertyIdentifier.allowedScopes`.
-enum PropertyScope: UInt8, Sendable {
+private enum PropertyScope: UInt8, Sendable {
     case connect, connack, publish, will, puback, pubrec, pubrel, pubcomp
     case subscribe, suback, unsubscribe, unsuback, disconnect, auth
 
@@ -499,7 +505,7 @@ extension PropertyIdentifier {
     }
 
     /// The property's name as the specification spells it, for error messages.
-    var specName: String {
+    fileprivate var specName: String {
         switch self {
         case .payloadFormatIndicator: return "Payload Format Indicator"
         case .messageExpiryInterval: return "Message Expiry Interval"
@@ -560,7 +566,7 @@ extension ByteBuffer {
 
     /// A UTF-8 Encoded String (MQTT 5 §1.5.4): well-formed UTF-8 [MQTT-1.5.4-1] without U+0000 [MQTT-1.5.4-2].
     /// Surrogate code points are ill-formed UTF-8 and so refused by the validation as well.
-    mutating func readMQTTString(_ field: String) throws(MQTTCodecError) -> String {
+    fileprivate mutating func readMQTTString(_ field: String) throws(MQTTCodecError) -> String {
         guard let length: UInt16 = getInteger(at: readerIndex), readableBytes >= 2 + Int(length) else {
             throw .malformed("\(field) is truncated")
         }

@@ -10,8 +10,9 @@ package enum MQTTPacketEncoder {
     /// The largest remaining length a Variable Byte Integer can carry (MQTT 5 §1.5.5).
     package static let maximumRemainingLength = 268_435_455
 
-    /// Appends the encoded packet for `version`; returns the number of bytes written. v3 versions drop properties/reason codes
-    /// (SUBACK failure codes become 0x80, CONNACK uses ReasonCode.connectReturnCodeV3, UNSUBACK has no payload).
+    /// Appends the encoded packet for `version`; returns the number of bytes written. v3 versions drop
+    /// properties/reason codes (SUBACK failure codes become 0x80, CONNACK uses ReasonCode.connectReturnCodeV3,
+    /// UNSUBACK has no payload).
     ///
     /// CONNECT is encoded with the protocol name and level of `version`, not of `ConnectPacket.protocolVersion`.
     /// On a thrown error nothing has been written.
@@ -160,7 +161,8 @@ package enum MQTTPacketEncoder {
         var packetIdentifier: UInt16 = 0
         if publish.qos != .atMostOnce {
             guard let identifier = publish.packetIdentifier, identifier != 0 else {
-                throw .protocolError("PUBLISH with QoS \(publish.qos.rawValue) needs a packet identifier [MQTT-2.2.1-3]")
+                throw .protocolError(
+                    "PUBLISH with QoS \(publish.qos.rawValue) needs a packet identifier [MQTT-2.2.1-3]")
             }
             packetIdentifier = identifier
             remainingLength += 2
@@ -298,7 +300,8 @@ package enum MQTTPacketEncoder {
             return buffer.writerIndex - start
         }
         let propertiesLength = try Self.propertiesLength(unsuback.properties)
-        let remainingLength = 2 + variableByteIntegerSize(propertiesLength) + propertiesLength
+        let remainingLength =
+            2 + variableByteIntegerSize(propertiesLength) + propertiesLength
             + unsuback.reasonCodes.count
         try writeFixedHeader(type: .unsuback, flags: 0, checkedRemainingLength: remainingLength, into: &buffer)
         buffer.writeInteger(unsuback.packetIdentifier)

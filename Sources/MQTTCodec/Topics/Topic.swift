@@ -35,7 +35,8 @@ package enum Topic {
         }
     }
 
-    /// Non-empty; `#` only as the whole last level; `+` only as a whole level. `$share/{group}/{filter}`: group non-empty without `+`,`#`,`/`; filter non-empty and valid. (MQTT 5 §4.7.1, §4.8.2)
+    /// Non-empty; `#` only as the whole last level; `+` only as a whole level. `$share/{group}/{filter}`: group
+    /// non-empty without `+`,`#`,`/`; filter non-empty and valid. (MQTT 5 §4.7.1, §4.8.2)
     package static func validateFilter(_ filter: String) throws(MQTTCodecError) {
         let utf8 = filter.utf8
         guard !utf8.isEmpty else {
@@ -56,7 +57,8 @@ package enum Topic {
                 throw MQTTCodecError(.topicFilterInvalid, "shared subscription group is empty [MQTT-4.8.2-1]")
             }
             guard !group.contains(where: { $0 == plus || $0 == hash }) else {
-                throw MQTTCodecError(.topicFilterInvalid, "shared subscription group contains a wildcard [MQTT-4.8.2-2]")
+                throw MQTTCodecError(
+                    .topicFilterInvalid, "shared subscription group contains a wildcard [MQTT-4.8.2-2]")
             }
             let inner = rest[rest.index(after: slashIndex)...]
             guard !inner.isEmpty else {
@@ -81,7 +83,8 @@ package enum Topic {
         return (filter[groupStart..<slashIndex], filter[filterStart...])
     }
 
-    /// Whether `filter` (not shared) matches `topic`. Topics beginning with `$` are not matched by a filter whose first level is `+` or `#` (MQTT 5 §4.7.2). `a/#` matches `a`. Works on UTF-8 bytes, no allocation.
+    /// Whether `filter` (not shared) matches `topic`. Topics beginning with `$` are not matched by a filter whose
+    /// first level is `+` or `#` (MQTT 5 §4.7.2). `a/#` matches `a`. Works on UTF-8 bytes, no allocation.
     package static func matches(filter: some StringProtocol, topic: some StringProtocol) -> Bool {
         // Native strings store contiguous UTF-8: compare raw bytes then; fall back to the views otherwise.
         let fast: Bool?? = filter.utf8.withContiguousStorageIfAvailable { filterBytes in

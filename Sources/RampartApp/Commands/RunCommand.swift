@@ -25,7 +25,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Address the MQTT listener binds to.")
     var bind: String = "0.0.0.0"
 
-    @Option(help: "Largest keep-alive in seconds a client may use (v5 clients are told; 3.1.1 clients above it are refused).")
+    @Option(
+        help:
+            "Largest keep-alive in seconds a client may use (v5 clients are told; 3.1.1 clients above it are refused).")
     var maxKeepalive: UInt16 = 65535
 
     @Option(help: "Seconds between $SYS/broker statistics; 0 turns them off.")
@@ -40,8 +42,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Outgoing in-flight window for MQTT 3.1/3.1.1 clients.")
     var maxInflightMessages: Int = 20
 
-    @Option(help: "Largest MQTT packet accepted, in bytes (default: the protocol maximum).")
-    var maxPacketSize: UInt32?
+    @Option(help: "Largest MQTT packet accepted, in bytes (at most 268435460, the protocol maximum).")
+    var maxPacketSize: UInt32 = 8 * 1024 * 1024
+
+    @Option(help: "Seconds a new connection may take to send CONNECT before it is closed.")
+    var connectTimeout: Int64 = 10
 
     @Flag(help: "Queue QoS 0 messages for disconnected persistent sessions.")
     var queueQos0Messages = false
@@ -59,9 +64,10 @@ struct RunCommand: AsyncParsableCommand {
         guard receiveMaximum > 0 else { throw ValidationError("--receive-maximum must be at least 1") }
         guard maxInflightMessages > 0 else { throw ValidationError("--max-inflight-messages must be at least 1") }
         guard maxQueuedMessages >= 0 else { throw ValidationError("--max-queued-messages must not be negative") }
-        if let maxPacketSize, maxPacketSize < 16 {
-            throw ValidationError("--max-packet-size must be at least 16 bytes")
+        guard (16...268_435_460).contains(maxPacketSize) else {
+            throw ValidationError("--max-packet-size must be between 16 and 268435460 bytes, got \(maxPacketSize)")
         }
+        guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be at least 1 second") }
     }
 
     func run() async throws {
@@ -82,9 +88,11 @@ struct RunCommand: AsyncParsableCommand {
         brokerConfiguration.queueQoS0Messages = queueQos0Messages
 
         let broker = Broker(configuration: brokerConfiguration, now: .now())
+        var serverConfiguration = MQTTServer.Configuration(host: bind, port: mqttPort)
+        serverConfiguration.connectTimeout = .seconds(connectTimeout)
         let server = MQTTServer(
             broker: broker,
-            configuration: MQTTServer.Configuration(host: bind, port: mqttPort),
+            configuration: serverConfiguration,
             group: MultiThreadedEventLoopGroup.singleton,
             logger: Logger(label: "rampart.broker")
         )

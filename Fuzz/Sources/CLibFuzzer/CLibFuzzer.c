@@ -1,0 +1,2 @@
+// Intentionally empty: SwiftPM needs a source file for the module that exports CLibFuzzer.h.
+#include "CLibFuzzer.h"
