@@ -233,6 +233,7 @@ package final class Broker: Sendable {
             if subscriber.options.noLocal && !shared && subscriber.session.clientID == message.publisherID {
                 return
             }
+            if let access = subscriber.access, !access.mayRead(message.topic) { return }
             let delivery = Delivery(
                 message: message,
                 qos: min(message.qos, subscriber.options.qos),
@@ -284,6 +285,7 @@ package final class Broker: Sendable {
         session: Session,
         subscriptions: [TopicSubscription],
         identifier: UInt32?,
+        access: SubscriberAccess? = nil,
         now: NIODeadline
     ) -> [ReasonCode] {
         var codes: [ReasonCode] = []
@@ -291,7 +293,7 @@ package final class Broker: Sendable {
         for request in subscriptions {
             var options = request.options
             options.qos = min(options.qos, configuration.maximumQoS)
-            let subscriber = Subscriber(session: session, options: options, identifier: identifier)
+            let subscriber = Subscriber(session: session, options: options, identifier: identifier, access: access)
             let isNew = router.withLock { trie in
                 let isNew = trie.insert(filter: request.filter, subscriber: subscriber)
                 session.state.withLock { state in
@@ -308,7 +310,8 @@ package final class Broker: Sendable {
             case .doNotSend: sendRetained = false
             }
             guard sendRetained, Topic.sharedSubscription(request.filter) == nil else { continue }
-            for message in retainedMessages(matching: request.filter, now: now) {
+            for message in retainedMessages(matching: request.filter, now: now)
+            where access?.mayRead(message.topic) ?? true {
                 let delivery = Delivery(
                     message: message,
                     qos: min(message.qos, options.qos),

@@ -2,6 +2,8 @@ import BrokerCore
 import Logging
 import MQTTCodec
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// The channel handler of one MQTT connection: decodes packets from the byte stream, hands them to the
 /// connection's `ClientConnection`, writes what it answers, and keeps the keep-alive timer.
@@ -30,8 +32,20 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private var pendingFlush = false
     private var readInProgress = false
 
-    init(broker: Broker, registry: ConnectionRegistry, connectTimeout: TimeAmount, logger: Logger) {
+    private let listener: ListenerContext
+    private let subjectAsUsername: Bool
+
+    init(
+        broker: Broker,
+        registry: ConnectionRegistry,
+        listener: ListenerContext = ListenerContext(),
+        subjectAsUsername: Bool = false,
+        connectTimeout: TimeAmount,
+        logger: Logger
+    ) {
         self.broker = broker
+        self.listener = listener
+        self.subjectAsUsername = subjectAsUsername
         self.connectTimeout = connectTimeout
         self.registry = registry
         self.logger = logger
@@ -42,8 +56,19 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         self.context = context
         let handle = ConnectionHandle(eventLoop: context.eventLoop, handler: self)
         self.handle = handle
-        self.connection = ClientConnection(broker: broker, handle: handle, allocator: context.channel.allocator)
-        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        let connection = ClientConnection(
+            broker: broker,
+            handle: handle,
+            allocator: context.channel.allocator,
+            listener: listener
+        )
+        if let remote = context.channel.remoteAddress {
+            logger[metadataKey: "peer"] = "\(remote)"
+            connection.remoteAddress = remote.ipAddress ?? "\(remote)"
+        }
+        // With a WebSocket listener the handler is added after the upgrade, once the TLS handshake is done.
+        connection.certificateIdentity = peerIdentity(context: context)
+        self.connection = connection
         registry.add(handle)
         armConnectTimeout(context: context)
     }
@@ -130,6 +155,21 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { drain() }
         context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            connection?.certificateIdentity = peerIdentity(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The username the verified client certificate stands for, if the connection is TLS with one.
+    private func peerIdentity(context: ChannelHandlerContext) -> String? {
+        guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let certificate = tls.peerCertificate
+        else { return nil }
+        return TLSContextFactory.identity(of: certificate, wholeSubject: subjectAsUsername)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

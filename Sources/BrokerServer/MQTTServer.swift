@@ -1,25 +1,43 @@
 import BrokerCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOWebSocket
 import ServiceLifecycle
 import Synchronization
 
-/// The MQTT listener as a `Service`: accepts connections until graceful shutdown, then sends every v5 client
-/// DISCONNECT 0x8B (server shutting down) and closes all connections.
+/// The MQTT listeners as one `Service`: accepts connections on every listener until graceful shutdown, then sends
+/// every v5 client DISCONNECT 0x8B (server shutting down) and closes all connections.
 package final class MQTTServer: Service, Sendable {
     package struct Configuration: Sendable {
-        package var host: String
-        package var port: Int
+        package var listeners: [ListenerConfiguration]
         /// How long shutdown waits for connections to close before it stops waiting.
         package var shutdownGrace: TimeAmount = .seconds(5)
         /// How long a new connection may take to send CONNECT before it is closed.
         package var connectTimeout: TimeAmount = .seconds(10)
+        /// Largest WebSocket frame accepted.
+        package var maxWebSocketFrameSize = 1 << 24
+        /// Whether `run` fails when a listener cannot bind (standalone broker) or carries on with the others and
+        /// reports it (gateway).
+        package var failWhenAListenerCannotBind = true
 
-        package init(host: String, port: Int) {
-            self.host = host
-            self.port = port
+        package init(listeners: [ListenerConfiguration]) {
+            self.listeners = listeners
         }
+
+        /// One plain MQTT listener.
+        package init(host: String, port: Int) {
+            self.init(listeners: [ListenerConfiguration(host: host, port: port)])
+        }
+    }
+
+    /// What became of one configured listener.
+    package enum ListenerState: Sendable, Equatable {
+        case listening(SocketAddress)
+        /// The listener could not start: its address is taken, its TLS files are unusable …
+        case failed(String)
     }
 
     package let broker: Broker
@@ -27,7 +45,7 @@ package final class MQTTServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let registry = ConnectionRegistry()
-    private let boundAddress = Mutex<SocketAddress?>(nil)
+    private let states = Mutex<[ListenerState]>([])
 
     package init(broker: Broker, configuration: Configuration, group: any EventLoopGroup, logger: Logger) {
         self.broker = broker
@@ -36,52 +54,162 @@ package final class MQTTServer: Service, Sendable {
         self.logger = logger
     }
 
-    /// The address the listener is bound to, once `run` has bound it.
-    package var localAddress: SocketAddress? { boundAddress.withLock { $0 } }
+    /// The state of each configured listener, in configuration order, once `run` has started them.
+    package var listenerStates: [ListenerState] { states.withLock { $0 } }
+
+    /// The address of the first listener that is listening.
+    package var localAddress: SocketAddress? {
+        for state in listenerStates {
+            if case .listening(let address) = state { return address }
+        }
+        return nil
+    }
 
     package func run() async throws {
+        var channels: [any Channel] = []
+        var states: [ListenerState] = []
+        for listener in configuration.listeners {
+            do {
+                let channel = try await bind(listener)
+                channels.append(channel)
+                let address = channel.localAddress
+                states.append(address.map { .listening($0) } ?? .failed("no local address"))
+                logger.info(
+                    "MQTT listener started",
+                    metadata: ["listener": "\(listener.displayName)", "address": "\(address.map { "\($0)" } ?? "?")"]
+                )
+            } catch {
+                let reason = "\(error)"
+                states.append(.failed(reason))
+                logger.error(
+                    "MQTT listener cannot start",
+                    metadata: ["listener": "\(listener.displayName)", "error": "\(reason)"]
+                )
+                if configuration.failWhenAListenerCannotBind {
+                    for channel in channels { try? await channel.close() }
+                    self.states.withLock { $0 = states }
+                    throw error
+                }
+            }
+        }
+        self.states.withLock { $0 = states }
+
+        let timers = startTimers(on: group.next())
+        try? await gracefulShutdown()
+
+        logger.info("MQTT listeners stopping", metadata: ["connections": "\(registry.count)"])
+        for timer in timers { timer.cancel() }
+        for channel in channels { try? await channel.close() }
+        for handle in registry.all { handle.serverShuttingDown() }
+        let deadline = NIODeadline.now() + configuration.shutdownGrace
+        while registry.count > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        logger.info("MQTT listeners stopped")
+    }
+
+    private func bind(_ listener: ListenerConfiguration) async throws -> any Channel {
+        let sslContext = try listener.tls.map(TLSContextFactory.makeContext)
+        let host = try listener.interface.map(Self.address(ofInterface:)) ?? listener.host
         let broker = self.broker
         let registry = self.registry
         let logger = self.logger
         let connectTimeout = configuration.connectTimeout
-        let channel = try await ServerBootstrap(group: group)
+        let maxFrameSize = configuration.maxWebSocketFrameSize
+        let counter = listener.maxConnections.map { ConnectionCounter(limit: $0) }
+        let makeHandler: @Sendable () -> MQTTChannelHandler = {
+            MQTTChannelHandler(
+                broker: broker,
+                registry: registry,
+                listener: listener.context,
+                subjectAsUsername: listener.tls?.subjectAsUsername ?? false,
+                connectTimeout: connectTimeout,
+                logger: logger
+            )
+        }
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        MQTTChannelHandler(
-                            broker: broker,
-                            registry: registry,
-                            connectTimeout: connectTimeout,
-                            logger: logger
+                if let counter {
+                    guard counter.acquire() else {
+                        logger.warning(
+                            "max_connections reached, connection refused",
+                            metadata: [
+                                "listener": "\(listener.displayName)"
+                            ])
+                        return channel.close()
+                    }
+                    channel.closeFuture.whenComplete { _ in counter.release() }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let sslContext {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
+                    switch listener.framing {
+                    case .mqtt:
+                        try pipeline.addHandler(makeHandler())
+                    case .websockets:
+                        try Self.configureWebSocket(
+                            channel: channel,
+                            maxFrameSize: maxFrameSize,
+                            makeHandler: makeHandler
                         )
-                    )
+                    }
                 }
             }
-            .bind(host: configuration.host, port: configuration.port)
+            .bind(host: host, port: listener.port)
             .get()
-        boundAddress.withLock { $0 = channel.localAddress }
-        logger.info(
-            "MQTT listener started",
-            metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "protocol": "mqtt"]
+    }
+
+    /// HTTP/1.1 until the client upgrades to WebSocket; then MQTT in binary frames. The `mqtt` subprotocol is
+    /// echoed when offered (MQTT 5 §6: `mqtt`, and `mqttv3.1` from older clients).
+    private static func configureWebSocket(
+        channel: any Channel,
+        maxFrameSize: Int,
+        makeHandler: @escaping @Sendable () -> MQTTChannelHandler
+    ) throws {
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: maxFrameSize,
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in
+                var headers = HTTPHeaders()
+                let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { String($0) }
+                if let chosen = offered.first(where: { $0 == "mqtt" || $0 == "mqttv3.1" }) {
+                    headers.add(name: "Sec-WebSocket-Protocol", value: chosen)
+                }
+                return channel.eventLoop.makeSucceededFuture(headers)
+            },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(WebSocketMQTTFraming())
+                    try pipeline.addHandler(makeHandler())
+                }
+            }
         )
+        let responderName = "rampart.upgrade-required"
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withServerUpgrade: (
+                upgraders: [upgrader],
+                completionHandler: { context in
+                    context.pipeline.removeHandler(name: responderName, promise: nil)
+                }
+            )
+        )
+        try channel.pipeline.syncOperations.addHandler(UpgradeRequiredResponder(), name: responderName)
+    }
 
-        let timers = startTimers(on: channel.eventLoop)
-        try? await gracefulShutdown()
-
-        logger.info("MQTT listener stopping", metadata: ["connections": "\(registry.count)"])
-        for timer in timers { timer.cancel() }
-        try? await channel.close()
-        let handles = registry.all
-        for handle in handles { handle.serverShuttingDown() }
-        let deadline = NIODeadline.now() + configuration.shutdownGrace
-        while registry.count > 0 && NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        logger.info("MQTT listener stopped")
+    /// The first IPv4 (else IPv6) address of a network interface, for `bind_interface`.
+    private static func address(ofInterface name: String) throws -> String {
+        let devices = try System.enumerateDevices().filter { $0.name == name }
+        let addresses = devices.compactMap { $0.address }
+        if let v4 = addresses.first(where: { $0.protocol == .inet }), let ip = v4.ipAddress { return ip }
+        if let v6 = addresses.first(where: { $0.protocol == .inet6 }), let ip = v6.ipAddress { return ip }
+        throw TLSContextFactory.Failure(description: "bind_interface \(name): no such interface with an address")
     }
 
     /// Periodic work: delayed wills and session expiry (every 100 ms), `$SYS` statistics every `sys_interval`.
@@ -105,5 +233,33 @@ package final class MQTTServer: Service, Sendable {
             )
         }
         return tasks
+    }
+}
+
+/// Connections open on one listener, against its `max_connections`.
+private final class ConnectionCounter: Sendable {
+    private let open = Atomic<Int>(0)
+    private let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func acquire() -> Bool {
+        var current = open.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = open.compareExchange(
+                expected: current,
+                desired: current + 1,
+                ordering: .relaxed
+            )
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func release() {
+        open.wrappingSubtract(1, ordering: .relaxed)
     }
 }

@@ -18,6 +18,12 @@ extension ClientConnection {
             }
         }
 
+        let username: String?
+        switch authenticate(connect, now: now) {
+        case .success(let authenticated): username = authenticated
+        case .failure(let refusal): return refusal.disposition
+        }
+
         var clientID = connect.clientIdentifier
         var assignedClientID: String?
         if clientID.isEmpty {
@@ -58,12 +64,22 @@ extension ClientConnection {
         }
         connectExpiryInterval = expiryInterval
         self.clientID = clientID
+        self.username = username
+
+        var will = connect.will
+        if var mounted = will {
+            mounted.topic = listener.mount(mounted.topic)
+            guard isAllowed(.write, mounted.topic) else {
+                return refuse(.notAuthorized, "not authorized to publish the will on \(connect.will?.topic ?? "")")
+            }
+            will = mounted
+        }
 
         let attachment = broker.attach(
             clientID: clientID,
             cleanStart: connect.cleanStart,
             expiryInterval: expiryInterval,
-            will: connect.will,
+            will: will,
             connection: handle,
             now: now
         )
@@ -94,6 +110,45 @@ extension ClientConnection {
         if attachment.sessionPresent { resendInflight(now: now) }
         _ = drain(now: now, limit: Int.max)
         return .keepOpen
+    }
+
+    private struct Refusal: Error {
+        var disposition: Disposition
+    }
+
+    /// Checks the credentials against the listener's policy (MQTT 5 §3.1.4-2 leaves the means to the server).
+    /// Failures are counted per source address; an address with too many is refused without checking.
+    /// - Returns: the username the client is known by (the certificate's CN with `use_identity_as_username`).
+    private func authenticate(_ connect: ConnectPacket, now: NIODeadline) -> Result<String?, Refusal> {
+        if listener.useCertificateIdentityAsUsername {
+            guard let identity = certificateIdentity else {
+                return .failure(Refusal(disposition: refuse(.notAuthorized, "a client certificate is required")))
+            }
+            return .success(identity)
+        }
+        let policy = listener.security.current
+        if policy.allowAnonymous && (connect.username == nil || policy.authenticator == nil) {
+            return .success(connect.username)
+        }
+        // Credentials are checked from here on: an address that failed too often is not even asked.
+        let throttle = listener.loginThrottle
+        let address = remoteAddress ?? "unknown"
+        if let throttle, !throttle.mayAttempt(from: address, now: now) {
+            return .failure(Refusal(disposition: refuse(.notAuthorized, "too many failed log-ins; try again later")))
+        }
+        guard let username = connect.username else {
+            throttle?.recordFailure(from: address, now: now)
+            return .failure(Refusal(disposition: refuse(.notAuthorized, "anonymous clients are not allowed")))
+        }
+        // Without a password file and without anonymous access nobody can log in, rather than everybody.
+        guard let authenticator = policy.authenticator,
+            authenticator.authenticate(username: username, password: connect.password)
+        else {
+            throttle?.recordFailure(from: address, now: now)
+            return .failure(Refusal(disposition: refuse(.badUserNameOrPassword, "bad user name or password")))
+        }
+        throttle?.recordSuccess(from: address)
+        return .success(username)
     }
 
     /// Answers CONNACK with a failure and closes (MQTT 5 §3.2.2.2).

@@ -32,6 +32,19 @@ extension ClientConnection {
             }
         }
 
+        topic = listener.mount(topic)
+        if !isAllowed(.write, topic) {
+            // Refused by the ACL: the flow completes, the message goes nowhere (v5 clients see 0x87).
+            switch publish.qos {
+            case .atMostOnce: break
+            case .atLeastOnce:
+                send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: .notAuthorized)))
+            case .exactlyOnce:
+                send(.pubrec(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: .notAuthorized)))
+            }
+            return .keepOpen
+        }
+
         switch publish.qos {
         case .atMostOnce:
             route(publish, topic: topic, now: now)
@@ -223,7 +236,8 @@ extension ClientConnection {
     @discardableResult
     private func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, dup: Bool, now: NIODeadline) -> Bool {
         let message = delivery.message
-        var topic = message.topic
+        let clientTopic = listener.unmount(message.topic)
+        var topic = clientTopic
         var properties = Properties()
         var newAlias: UInt16?
         if protocolVersion == .v5 {
@@ -252,7 +266,7 @@ extension ClientConnection {
             properties: properties
         )
         if send(.publish(packet)) {
-            if let newAlias { outboundAliases[message.topic] = newAlias }
+            if let newAlias { outboundAliases[clientTopic] = newAlias }
             BrokerStatistics.add(broker.statistics.messagesSent)
             return true
         }

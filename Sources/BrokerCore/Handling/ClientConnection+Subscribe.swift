@@ -10,12 +10,27 @@ extension ClientConnection {
             // [MQTT-3.8.3-4]: No Local on a shared subscription is a protocol error.
             return close(reason: .protocolError, reasonString: "no-local on shared subscription \(request.filter)")
         }
-        let codes = broker.subscribe(
-            session: session,
-            subscriptions: subscribe.subscriptions,
-            identifier: subscribe.properties.subscriptionIdentifiers.first,
-            now: now
-        )
+        let identity = ClientIdentity(clientID: clientID, username: username)
+        let access =
+            listener.security.current.authorizer == nil
+            ? nil : SubscriberAccess(identity: identity, security: listener.security)
+        var codes: [ReasonCode] = []
+        codes.reserveCapacity(subscribe.subscriptions.count)
+        for var request in subscribe.subscriptions {
+            request.filter = listener.mount(filter: request.filter)
+            // Unlike Mosquitto's acl_file, subscriptions are checked too: a refused filter gets 0x87 (0x80 in 3.1.1).
+            guard isAllowed(.subscribe, request.filter) else {
+                codes.append(.notAuthorized)
+                continue
+            }
+            codes += broker.subscribe(
+                session: session,
+                subscriptions: [request],
+                identifier: subscribe.properties.subscriptionIdentifiers.first,
+                access: access,
+                now: now
+            )
+        }
         send(.suback(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: codes)))
         return .keepOpen
     }
@@ -23,7 +38,8 @@ extension ClientConnection {
     /// UNSUBSCRIBE (MQTT 5 §3.10.4).
     func handleUnsubscribe(_ unsubscribe: UnsubscribePacket) -> Disposition {
         guard let session else { return .close }
-        let codes = broker.unsubscribe(session: session, filters: unsubscribe.filters)
+        let codes = broker.unsubscribe(
+            session: session, filters: unsubscribe.filters.map { listener.mount(filter: $0) })
         send(.unsuback(UnsubAckPacket(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: codes)))
         return .keepOpen
     }

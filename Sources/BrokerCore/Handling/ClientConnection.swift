@@ -21,7 +21,14 @@ package final class ClientConnection {
     }
 
     package let broker: Broker
+    package let listener: ListenerContext
     let handle: any SessionConnection
+    /// The peer's address, for failed log-in throttling and logs; set by the server.
+    package var remoteAddress: String?
+    /// The CN of the verified client certificate, set by the server after the TLS handshake.
+    package var certificateIdentity: String?
+    /// The username the client authenticated as (or the certificate identity), after CONNECT.
+    package internal(set) var username: String?
     package internal(set) var phase = Phase.awaitingConnect
     package internal(set) var protocolVersion = ProtocolVersion.v3_1_1
     package internal(set) var clientID = ""
@@ -51,8 +58,14 @@ package final class ClientConnection {
     /// Reused between drains so a drain does not allocate its batch.
     var drainBatch: [(delivery: Delivery, packetIdentifier: UInt16?)] = []
 
-    package init(broker: Broker, handle: any SessionConnection, allocator: ByteBufferAllocator) {
+    package init(
+        broker: Broker,
+        handle: any SessionConnection,
+        allocator: ByteBufferAllocator,
+        listener: ListenerContext = ListenerContext()
+    ) {
         self.broker = broker
+        self.listener = listener
         self.handle = handle
         self.allocator = allocator
         self.outbound = allocator.buffer(capacity: 0)
@@ -188,6 +201,12 @@ package final class ClientConnection {
             outbound.moveWriterIndex(to: start)
             return false
         }
+    }
+
+    /// Whether this client may `access` the (mounted) `topic` under the listener's ACL.
+    func isAllowed(_ access: TopicAccess, _ topic: String) -> Bool {
+        guard let authorizer = listener.security.current.authorizer else { return true }
+        return authorizer.isAllowed(access, topic: topic, clientID: clientID, username: username)
     }
 
     /// The reason string to add to an acknowledgement, only if the client asked for problem information

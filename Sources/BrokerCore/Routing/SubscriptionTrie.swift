@@ -6,11 +6,19 @@ package struct Subscriber: Sendable {
     package var session: Session
     package var options: SubscriptionOptions
     package var identifier: UInt32?
+    /// Checked for every message before delivery, when the listener has an ACL; nil for no check.
+    package var access: SubscriberAccess?
 
-    package init(session: Session, options: SubscriptionOptions, identifier: UInt32? = nil) {
+    package init(
+        session: Session,
+        options: SubscriptionOptions,
+        identifier: UInt32? = nil,
+        access: SubscriberAccess? = nil
+    ) {
         self.session = session
         self.options = options
         self.identifier = identifier
+        self.access = access
     }
 }
 

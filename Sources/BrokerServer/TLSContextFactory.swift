@@ -1,0 +1,72 @@
+import NIOSSL
+import X509
+
+/// Builds the TLS server context of a listener from its files, with errors that name the file at fault.
+enum TLSContextFactory {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func makeContext(_ tls: ListenerConfiguration.TLS) throws -> NIOSSLContext {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
+        } catch {
+            throw Failure(description: "certfile \(tls.certificateFile): cannot read a PEM certificate: \(error)")
+        }
+        guard !chain.isEmpty else {
+            throw Failure(description: "certfile \(tls.certificateFile): no certificate in the file")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+        } catch {
+            throw Failure(description: "keyfile \(tls.keyFile): cannot read a PEM private key: \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
+        configuration.minimumTLSVersion = tls.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
+        if let ciphers = tls.ciphers { configuration.cipherSuites = ciphers }
+        if let suites = tls.tls13Ciphers {
+            configuration.cipherSuiteValues = try suites.split(separator: ":").map { name in
+                guard let suite = tls13Suites[String(name)] else {
+                    throw Failure(description: "ciphers_tls1.3: unknown TLS 1.3 cipher suite \"\(name)\"")
+                }
+                return suite
+            }
+        }
+        if let caFile = tls.caFile {
+            configuration.trustRoots = .file(caFile)
+        }
+        configuration.certificateVerification = tls.requireCertificate ? .noHostnameVerification : .none
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw Failure(
+                description: "TLS settings of \(tls.certificateFile): \(error) (does keyfile match certfile?)"
+            )
+        }
+    }
+
+    private static let tls13Suites: [String: NIOTLSCipher] = [
+        "TLS_AES_128_GCM_SHA256": .TLS_AES_128_GCM_SHA256,
+        "TLS_AES_256_GCM_SHA384": .TLS_AES_256_GCM_SHA384,
+        "TLS_CHACHA20_POLY1305_SHA256": .TLS_CHACHA20_POLY1305_SHA256,
+    ]
+
+    /// The username a client certificate stands for: its subject's CN, or the whole subject (RFC 4514 form).
+    static func identity(of certificate: NIOSSLCertificate, wholeSubject: Bool) -> String? {
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
+            return nil
+        }
+        if wholeSubject { return parsed.subject.description }
+        for relativeName in parsed.subject {
+            for attribute in relativeName where attribute.type == .RDNAttributeType.commonName {
+                return String(describing: attribute.value)
+            }
+        }
+        return nil
+    }
+}
