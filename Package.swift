@@ -28,6 +28,7 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "BrokerConfig", dependencies: ["MQTTCodec"], swiftSettings: swiftSettings),
         .target(
             name: "BrokerCore",
             dependencies: [
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "RampartApp",
             dependencies: [
-                "BrokerServer", "BrokerCore",
+                "BrokerServer", "BrokerCore", "BrokerConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,6 +70,12 @@ let package = Package(
         .testTarget(
             name: "MQTTCodecTests",
             dependencies: ["MQTTCodec", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BrokerConfigTests",
+            dependencies: ["BrokerConfig", "MQTTCodec"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -121,7 +121,19 @@ struct ConfigurationParser {
         assemble()
         validate()
         let failed = diagnostics.contains { $0.severity == .error }
-        return ConfigurationResult(configuration: failed ? nil : configuration, diagnostics: diagnostics)
+        return ConfigurationResult(configuration: failed ? nil : configuration, diagnostics: sortedDiagnostics())
+    }
+
+    /// Diagnostics in reading order (files as read, then lines); checks of the whole configuration are made after
+    /// reading, so without this they would trail the line-by-line ones.
+    func sortedDiagnostics() -> [ConfigurationDiagnostic] {
+        let order = Dictionary(
+            configuration.files.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        return diagnostics.enumerated().sorted { lhs, rhs in
+            let left = (order[lhs.element.file] ?? 0, lhs.element.line, lhs.offset)
+            let right = (order[rhs.element.file] ?? 0, rhs.element.line, rhs.offset)
+            return left < right
+        }.map(\.element)
     }
 
     mutating func parse(text: String, file: String, isMain: Bool) {

@@ -4,7 +4,8 @@ import MQTTCodec
 extension ConfigurationParser {
     mutating func handle(_ line: OptionLine, cursor: inout Cursor, isMain: Bool) {
         guard let option = MosquittoOptions.lookup(line.name) else {
-            error(line.location, "unknown option \"\(line.name)\"")
+            let suggestion = MosquittoOptions.closest(to: line.name).map { "; did you mean \($0)?" } ?? ""
+            error(line.location, "unknown option \"\(line.name)\"\(suggestion)")
             return
         }
         if case .refused(let reason) = option.support {
@@ -36,7 +37,8 @@ extension ConfigurationParser {
                 handleDefaultListenerAddress(line, name)
             default:
                 if cursor.last == .bridge, let bridge = cursor.bridge {
-                    let counterpart = MosquittoOptions.lookup("bridge_" + name) != nil ? "; did you mean bridge_\(name)?" : ""
+                    let counterpart =
+                        MosquittoOptions.lookup("bridge_" + name) != nil ? "; did you mean bridge_\(name)?" : ""
                     warning(line.location, "\(line.name) applies to \(label(cursor)), not to bridge "
                         + "\"\(bridges[bridge].bridge.name)\" (listener options apply to the most recent "
                         + "\"listener\" line)\(counterpart)")
@@ -536,7 +538,9 @@ extension ConfigurationParser {
         return value
     }
 
-    mutating func bridgeBool(_ line: OptionLine, _ name: String, _ index: Int, _ keyPath: WritableKeyPath<Bridge, Bool>) {
+    mutating func bridgeBool(
+        _ line: OptionLine, _ name: String, _ index: Int, _ keyPath: WritableKeyPath<Bridge, Bool>
+    ) {
         guard let value = bool(line) else { return }
         bridges[index].bridge[keyPath: keyPath] = value
         bridges[index].setAt[name] = line.location

@@ -52,8 +52,10 @@ extension ConfigurationParser {
             return nil
         }
         guard range.contains(value) else {
-            let bounds = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound) to "
-                + "\(range.upperBound)"
+            let bounds =
+                range.lowerBound <= Int(Int32.min) ? "at most \(range.upperBound)"
+                : range.upperBound == Int.max ? "at least \(range.lowerBound)"
+                : "\(range.lowerBound) to \(range.upperBound)"
             error(line.location, "\(line.name): \(value) is out of range (\(bounds))\(hint)")
             return nil
         }

@@ -59,7 +59,7 @@ package struct ConfigurationDiagnostic: Sendable, Hashable, CustomStringConverti
 package struct ConfigurationResult: Sendable, Hashable {
     /// The configuration; nil when any diagnostic is an error, so a half-understood file is never run.
     package var configuration: MosquittoConfiguration?
-    /// Every problem, in file order (included files where their `include_dir` line is), errors and warnings mixed.
+    /// Every problem, in reading order (files in the order read, then by line), errors and warnings mixed.
     package var diagnostics: [ConfigurationDiagnostic]
 
     package var errors: [ConfigurationDiagnostic] { diagnostics.filter { $0.severity == .error } }

@@ -1,5 +1,6 @@
 /// Every option the gateway knows: all of mosquitto.conf(5) for Mosquitto 2.0, the old names Mosquitto still
-/// accepts, one Mosquitto 2.1 option, and the gateway's `kos_*` extensions — each with whether the gateway supports it.
+/// accepts, one Mosquitto 2.1 option, and the gateway's `kos_*` extensions — each with whether the gateway
+/// supports it.
 ///
 /// The loader refuses options marked `.refused` with the reason given here, and docs/mosquitto-options.md is
 /// checked against this table by the tests, so the parser, the documentation and the manual cannot drift apart.
@@ -255,6 +256,31 @@ package enum MosquittoOptions {
 
     private static let byName: [String: Option] = Dictionary(
         all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+    /// The known option nearest to a misspelt name (at most two edits away), for "did you mean" hints.
+    package static func closest(to name: String) -> String? {
+        let target = Array(name.utf8)
+        var best: (name: String, distance: Int)?
+        for option in all where !option.name.hasSuffix("*") {
+            let distance = editDistance(target, Array(option.name.utf8))
+            if distance <= 2 && distance < (best?.distance ?? Int.max) { best = (option.name, distance) }
+        }
+        return best?.name
+    }
+
+    /// Levenshtein distance.
+    private static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty { return b.count }
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
 
     /// The option a configuration line names, matching prefixes such as `auth_opt_*`.
     package static func lookup(_ name: String) -> Option? {

@@ -1,3 +1,4 @@
+import DequeModule
 import MQTTCodec
 import NIOCore
 import RampartModel
@@ -34,8 +35,16 @@ package final class Broker: Sendable {
         var expiries: [String: NIODeadline] = [:]
     }
 
-    package init(configuration: BrokerConfiguration = BrokerConfiguration(), now: NIODeadline) {
+    /// Where durable state changes go when persistence is on.
+    package let persistence: (any PersistenceSink)?
+
+    package init(
+        configuration: BrokerConfiguration = BrokerConfiguration(),
+        persistence: (any PersistenceSink)? = nil,
+        now: NIODeadline
+    ) {
         self.configuration = configuration
+        self.persistence = persistence
         self.startedAt = now
     }
 
@@ -72,7 +81,7 @@ package final class Broker: Sendable {
                 if let pending = registry.pendingWills.removeValue(forKey: clientID) {
                     wills.append(pending.message(at: now))
                 }
-                removeSubscriptions(of: existing)
+                end(existing)
             }
             if let existing = registry.sessions[clientID] {
                 registry.expiries[clientID] = nil
@@ -89,7 +98,7 @@ package final class Broker: Sendable {
                     }
                 }
                 if cleanStart {
-                    removeSubscriptions(of: existing)
+                    end(existing)
                     session = Session(clientID: clientID)
                 } else {
                     session = existing
@@ -99,9 +108,18 @@ package final class Broker: Sendable {
                 session = Session(clientID: clientID)
             }
             registry.sessions[clientID] = session
+            let persistence = self.persistence
             session.state.withLock { state in
                 state.expiryInterval = expiryInterval
                 state.will = will
+                if let persistence, expiryInterval > 0 {
+                    state.persistence = persistence
+                    state.record(.sessionOpened(clientID: clientID, expiryInterval: expiryInterval))
+                } else {
+                    // Resumed with no expiry: the session dies with this connection, so it leaves the store now.
+                    state.record(.sessionEnded(clientID: clientID))
+                    state.persistence = nil
+                }
             }
             let epoch = session.attach(connection)
             return Attachment(session: session, epoch: epoch, sessionPresent: sessionPresent)
@@ -126,7 +144,7 @@ package final class Broker: Sendable {
             guard registry.sessions[session.clientID] === session else { return }
             if expiry == 0 {
                 registry.sessions[session.clientID] = nil
-                removeSubscriptions(of: session)
+                end(session)
                 publishNow = will.map { Self.message(for: $0, clientID: session.clientID, now: now) }
                 return
             }
@@ -164,7 +182,7 @@ package final class Broker: Sendable {
                     wills.append(pending.message(at: now))
                 }
                 if let session = registry.sessions.removeValue(forKey: clientID) {
-                    removeSubscriptions(of: session)
+                    end(session)
                 }
             }
         }
@@ -179,8 +197,11 @@ package final class Broker: Sendable {
         registry.withLock { $0.sessions[clientID] }
     }
 
-    private func removeSubscriptions(of session: Session) {
+    /// Ends a session: its subscriptions leave the router and its durable state leaves the store.
+    private func end(_ session: Session) {
         let filters = session.state.withLock { state in
+            state.record(.sessionEnded(clientID: session.clientID))
+            state.persistence = nil
             defer { state.subscriptions.removeAll() }
             return Array(state.subscriptions.keys)
         }
@@ -218,11 +239,15 @@ package final class Broker: Sendable {
     package func publish(_ message: Message, now: NIODeadline) -> Int {
         BrokerStatistics.add(statistics.messagesReceived)
         if message.retain {
+            let persistence = self.persistence
             retained.withLock { store in
                 if message.payload.readableBytes == 0 {
-                    store[message.topic] = nil
+                    if store.removeValue(forKey: message.topic) != nil {
+                        persistence?.append(.retainedCleared(topic: message.topic))
+                    }
                 } else {
                     store[message.topic] = message
+                    persistence?.append(.retained(message))
                 }
             }
         }
@@ -297,7 +322,11 @@ package final class Broker: Sendable {
             let isNew = router.withLock { trie in
                 let isNew = trie.insert(filter: request.filter, subscriber: subscriber)
                 session.state.withLock { state in
-                    state.subscriptions[request.filter] = Subscription(options: options, identifier: identifier)
+                    let subscription = Subscription(options: options, identifier: identifier)
+                    state.subscriptions[request.filter] = subscription
+                    state.record(
+                        .subscribed(clientID: session.clientID, filter: request.filter, subscription: subscription)
+                    )
                 }
                 return isNew
             }
@@ -331,7 +360,11 @@ package final class Broker: Sendable {
     package func unsubscribe(session: Session, filters: [String]) -> [ReasonCode] {
         filters.map { filter in
             let removed = router.withLock { trie in
-                session.state.withLock { state in state.subscriptions[filter] = nil }
+                session.state.withLock { state in
+                    if state.subscriptions.removeValue(forKey: filter) != nil {
+                        state.record(.unsubscribed(clientID: session.clientID, filter: filter))
+                    }
+                }
                 return trie.remove(filter: filter, clientID: session.clientID)
             }
             return removed ? .success : .noSubscriptionExisted
@@ -366,6 +399,72 @@ package final class Broker: Sendable {
             }
             for topic in expired { store[topic] = nil }
             return matches
+        }
+    }
+
+    // MARK: Recovery
+
+    /// Loads the durable state read back at start-up: retained messages, and the persistent sessions, which
+    /// wait disconnected, their expiry counting from `now`. Subscriptions get their ACL check back when the
+    /// client reconnects; until then, and always at send time, queued messages are checked again.
+    package func restore(_ state: RecoveredState, now: NIODeadline) {
+        retained.withLock { store in
+            for message in state.retained { store[message.topic] = message }
+        }
+        let persistence = self.persistence
+        registry.withLock { registry in
+            for recovered in state.sessions {
+                let session = Session(clientID: recovered.clientID)
+                session.state.withLock { sessionState in
+                    sessionState.expiryInterval = recovered.expiryInterval
+                    sessionState.subscriptions = recovered.subscriptions
+                    sessionState.queue = Deque(recovered.queue)
+                    for (packetIdentifier, message) in recovered.inflight {
+                        sessionState.inflight[packetIdentifier] = message
+                    }
+                    if let highest = recovered.inflight.map(\.packetIdentifier).max() {
+                        sessionState.nextPacketIdentifier = highest == UInt16.max ? 1 : highest + 1
+                    }
+                    sessionState.incomingQoS2 = recovered.incomingQoS2
+                    sessionState.persistence = persistence
+                }
+                registry.sessions[recovered.clientID] = session
+                if recovered.expiryInterval != UInt32.max {
+                    registry.expiries[recovered.clientID] = now + .seconds(Int64(recovered.expiryInterval))
+                }
+                router.withLock { trie in
+                    for (filter, subscription) in recovered.subscriptions {
+                        trie.insert(
+                            filter: filter,
+                            subscriber: Subscriber(
+                                session: session,
+                                options: subscription.options,
+                                identifier: subscription.identifier
+                            )
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives a resumed session's subscriptions the access rules of the connection that resumed it: the client may
+    /// have logged in under another name, and restored subscriptions carry none.
+    package func refreshAccess(of session: Session, access: SubscriberAccess?) {
+        let subscriptions = session.state.withLock { $0.subscriptions }
+        guard !subscriptions.isEmpty else { return }
+        router.withLock { trie in
+            for (filter, subscription) in subscriptions {
+                trie.insert(
+                    filter: filter,
+                    subscriber: Subscriber(
+                        session: session,
+                        options: subscription.options,
+                        identifier: subscription.identifier,
+                        access: access
+                    )
+                )
+            }
         }
     }
 }

@@ -25,8 +25,19 @@ import MQTTCodec
 ///   matching grant of the right kind allows. Otherwise the request is refused: no entry, no access.
 /// - SUBSCRIBE (which Mosquitto's acl_file does not check at all) is checked with `.subscribe` against the filter:
 ///   see `decide(_:topicOrFilter:clientID:username:)`.
-/// - If substituting a client id or username into a pattern would introduce `+` or `#`, that pattern never grants;
-///   if it is a deny pattern, the request is refused (fail closed), because the deny cannot be evaluated.
+/// - If the client id or the username contains `+` or `#`, no pattern applies to the client, grant or deny alike
+///   (Mosquitto 2.0's rule, with the same outcomes). Substituting would turn the identity into wildcards and hand the
+///   client other clients' topics; and skipping a deny pattern loses nothing, because the topics it names for such a
+///   client contain a wildcard character and are therefore not valid topic names.
+///
+/// ## Differences from Mosquitto 2.0
+///
+/// - A matching deny pattern refuses even when the client's section grants the topic; Mosquitto stops at the
+///   section's grant. (Observed: with `topic readwrite #` for admin and `pattern deny devices/%c/locked`, Mosquitto
+///   lets admin publish to `devices/<its id>/locked`.)
+/// - SUBSCRIBE is checked (see `decide`); Mosquitto accepts every subscription and filters delivery only.
+/// - `topic read` (an access word and no topic) is an error; Mosquitto grants readwrite on a topic named "read".
+/// - `$share/...` filters in the file are errors; in Mosquitto they can never match a message topic.
 package struct AccessControlList: Sendable {
     /// What the client wants to do.
     package enum Access: Sendable, Hashable {
@@ -44,8 +55,6 @@ package struct AccessControlList: Sendable {
         case allowed(line: Int)
         /// The deny entry on this line matches the topic (or, for SUBSCRIBE, may match a topic of the filter).
         case deniedByRule(line: Int)
-        /// The deny pattern on this line cannot be evaluated because the client id or username contains `+` or `#`.
-        case deniedUnsafeIdentity(line: Int)
         /// No entry grants the request.
         case notGranted
         /// The topic name or filter is not valid MQTT (wildcards in a topic name, a malformed filter, empty).
@@ -158,31 +167,23 @@ package struct AccessControlList: Sendable {
         }
     }
 
-    /// The client's identity as seen by patterns, with the wildcard checks done once per decision.
+    /// The client's identity as seen by patterns, with the wildcard check done once per decision.
     private struct Identity {
         var clientID: String
         var username: String?
-        var clientIDIsUnsafe: Bool
-        var usernameIsUnsafe: Bool
+        /// False when the client id or username contains `+` or `#`: then no pattern applies.
+        var patternsApply: Bool
 
         init(clientID: String, username: String?) {
             self.clientID = clientID
             self.username = username
-            self.clientIDIsUnsafe = Identity.containsWildcard(clientID)
-            self.usernameIsUnsafe = username.map(Identity.containsWildcard) ?? false
+            self.patternsApply =
+                !Identity.containsWildcard(clientID) && !(username.map(Identity.containsWildcard) ?? false)
         }
 
         static func containsWildcard(_ text: String) -> Bool {
             text.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }
         }
-    }
-
-    private enum Substitution {
-        case filter(String)
-        /// The pattern uses `%u` and the client has no username: the pattern does not concern it (as in Mosquitto).
-        case notApplicable
-        /// The substituted value contains `+` or `#`.
-        case unsafe
     }
 
     private let anonymous: RuleSet
@@ -283,15 +284,15 @@ package struct AccessControlList: Sendable {
     /// everything it can ever deliver is readable, so an allowed SUBSCRIBE never depends on per-message filtering.
     /// Delivery is still checked per message with `.read` (a later reload may shrink the rules). Coverage by the
     /// union of several entries (`a/b` and `a/c` for `a/+`) is not considered; subscribe to each topic instead.
+    /// The MQTT `$` rule holds throughout: `topic read #` does not cover `$SYS/#`, and `topic deny $SYS/#` does not
+    /// overlap `#`.
     package func decide(_ access: Access, topicOrFilter: String, clientID: String, username: String?) -> Decision {
         let rules = ruleSet(for: username)
         switch access {
         case .read, .write:
             guard Self.isValidTopicName(topicOrFilter) else { return .invalidTopic }
             return decideTopic(
-                topicOrFilter, grants: access == .read ? \.reads : \.writes,
-                patternGrants: access == .read ? \.reads : \.writes,
-                rules: rules, clientID: clientID, username: username)
+                topicOrFilter, isRead: access == .read, rules: rules, clientID: clientID, username: username)
         case .subscribe:
             do throws(MQTTCodecError) {
                 try Topic.validateFilter(topicOrFilter)
@@ -309,8 +310,7 @@ package struct AccessControlList: Sendable {
     }
 
     private func decideTopic(
-        _ topic: String, grants: KeyPath<RuleSet, [TopicRule]>, patternGrants: KeyPath<PatternSet, [PatternRule]>,
-        rules: RuleSet?, clientID: String, username: String?
+        _ topic: String, isRead: Bool, rules: RuleSet?, clientID: String, username: String?
     ) -> Decision {
         if let rules {
             for rule in rules.denies where Topic.matches(filter: rule.filter, topic: topic) {
@@ -320,28 +320,19 @@ package struct AccessControlList: Sendable {
         let identity = patterns.isEmpty ? nil : Identity(clientID: clientID, username: username)
         if let identity {
             for rule in patterns.denies {
-                switch Self.substitute(rule, identity) {
-                case .unsafe:
-                    return .deniedUnsafeIdentity(line: rule.line)
-                case .notApplicable:
-                    continue
-                case .filter(let filter):
-                    if Topic.matches(filter: filter, topic: topic) {
-                        return .deniedByRule(line: rule.line)
-                    }
+                if let filter = Self.substitute(rule, identity), Topic.matches(filter: filter, topic: topic) {
+                    return .deniedByRule(line: rule.line)
                 }
             }
         }
         if let rules {
-            for rule in rules[keyPath: grants] where Topic.matches(filter: rule.filter, topic: topic) {
+            for rule in isRead ? rules.reads : rules.writes where Topic.matches(filter: rule.filter, topic: topic) {
                 return .allowed(line: rule.line)
             }
         }
         if let identity {
-            for rule in patterns[keyPath: patternGrants] {
-                if case .filter(let filter) = Self.substitute(rule, identity),
-                    Topic.matches(filter: filter, topic: topic)
-                {
+            for rule in isRead ? patterns.reads : patterns.writes {
+                if let filter = Self.substitute(rule, identity), Topic.matches(filter: filter, topic: topic) {
                     return .allowed(line: rule.line)
                 }
             }
@@ -360,15 +351,8 @@ package struct AccessControlList: Sendable {
         let identity = patterns.isEmpty ? nil : Identity(clientID: clientID, username: username)
         if let identity {
             for rule in patterns.denies {
-                switch Self.substitute(rule, identity) {
-                case .unsafe:
-                    return .deniedUnsafeIdentity(line: rule.line)
-                case .notApplicable:
-                    continue
-                case .filter(let denied):
-                    if FilterRelations.overlap(denied, filter) {
-                        return .deniedByRule(line: rule.line)
-                    }
+                if let denied = Self.substitute(rule, identity), FilterRelations.overlap(denied, filter) {
+                    return .deniedByRule(line: rule.line)
                 }
             }
         }
@@ -379,9 +363,7 @@ package struct AccessControlList: Sendable {
         }
         if let identity {
             for rule in patterns.reads {
-                if case .filter(let granted) = Self.substitute(rule, identity),
-                    FilterRelations.covers(granted, filter)
-                {
+                if let granted = Self.substitute(rule, identity), FilterRelations.covers(granted, filter) {
                     return .allowed(line: rule.line)
                 }
             }
@@ -389,15 +371,14 @@ package struct AccessControlList: Sendable {
         return .notGranted
     }
 
-    /// The pattern with `%c` and `%u` replaced. Allocates one string per pattern that has markers; patterns
-    /// without markers return their template unchanged.
-    private static func substitute(_ rule: PatternRule, _ identity: Identity) -> Substitution {
-        if rule.usesUsername {
-            guard identity.username != nil else { return .notApplicable }
-            if identity.usernameIsUnsafe { return .unsafe }
-        }
-        if rule.usesClientID && identity.clientIDIsUnsafe { return .unsafe }
-        guard rule.usesClientID || rule.usesUsername else { return .filter(rule.template) }
+    /// The pattern with `%c` and `%u` replaced, or nil when the pattern does not apply to this client: its client
+    /// id or username contains `+` or `#`, or the pattern uses `%u` and the client has no username (both as in
+    /// Mosquitto). Allocates one string per pattern that has markers; patterns without markers return their
+    /// template.
+    private static func substitute(_ rule: PatternRule, _ identity: Identity) -> String? {
+        guard identity.patternsApply else { return nil }
+        if rule.usesUsername && identity.username == nil { return nil }
+        guard rule.usesClientID || rule.usesUsername else { return rule.template }
         var result = ""
         result.reserveCapacity(rule.template.utf8.count + identity.clientID.utf8.count)
         for piece in rule.pieces {
@@ -407,7 +388,7 @@ package struct AccessControlList: Sendable {
             case .username: result += identity.username ?? ""
             }
         }
-        return .filter(result)
+        return result
     }
 
     /// Non-empty and free of wildcards. The codec validates PUBLISH topics already; this guards other callers,

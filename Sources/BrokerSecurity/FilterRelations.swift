@@ -14,7 +14,8 @@ enum FilterRelations {
 
     /// Whether every topic that `inner` matches is also matched by `outer`.
     ///
-    /// Examples: `a/#` covers `a/b/#`, `a/+` and `a`; `a/+/#` covers `a/+`; `+/x` covers `a/x` but not `$SYS/x`;
+    /// Examples: `a/#` covers `a/b/#`, `a/+` and `a`; `a/+/#` covers `a/+`; `+/#` covers `#`; `+/x` covers `a/x`
+    /// but not `$SYS/x`;
     /// `a/b/#` does not cover `a/#` (which also matches `a/c`), and `a/+` does not cover `a/#` (which matches `a`
     /// and `a/b/c`).
     static func covers(_ outer: some StringProtocol, _ inner: some StringProtocol) -> Bool {
@@ -25,9 +26,11 @@ enum FilterRelations {
         }
         var outerCursor = outerLevels
         var innerCursor = innerLevels
+        var atFirstLevel = true
         while true {
             let outerLevel = outerCursor.next()
             let innerLevel = innerCursor.next()
+            defer { atFirstLevel = false }
             guard let outerLevel else {
                 // `outer` is exhausted: covered only if `inner` is too.
                 return innerLevel == nil
@@ -38,8 +41,13 @@ enum FilterRelations {
             }
             guard let innerLevel else { return false }
             if isHash(innerLevel, in: inner.utf8) {
-                // `inner` matches arbitrarily deep topics and the parent; only a `#` in `outer` covers that.
-                return false
+                // `inner` matches the parent and topics of any depth below; only a `#` in `outer` covers that.
+                // Exception: a leading `#` has no parent (topics have at least one level), so there `+/#` is
+                // equivalent to `#`.
+                guard atFirstLevel, isPlus(outerLevel, in: outer.utf8), let rest = outerCursor.next() else {
+                    return false
+                }
+                return isHash(rest, in: outer.utf8)
             }
             if isPlus(outerLevel, in: outer.utf8) {
                 continue

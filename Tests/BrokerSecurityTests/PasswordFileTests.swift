@@ -75,8 +75,9 @@ struct PasswordFileTests {
         #expect(salt.count == 12)
         let hash = try PasswordFile.hash7(password: Array("correct horse".utf8), salt: salt, iterations: 101)
         #expect("alice:\(hash)" == String(line))
-        #expect(try PasswordFile.line(username: "alice", password: Array("correct horse".utf8), salt: salt)
-            == String(line))
+        #expect(
+            try PasswordFile.line(username: "alice", password: Array("correct horse".utf8), salt: salt)
+                == String(line))
         #expect(entry.line == String(line))
     }
 
@@ -149,8 +150,10 @@ struct PasswordFileTests {
 
     // MARK: Malformed lines
 
+    /// alice's hash from passwd_pbkdf2.
     static let validHash =
-        "$7$101$CcOecQT8kbXQZHol$kHXFkr6C4jKPs9DkotNjhYdyutjM3qW62KPLjMhb8vpDJuuObKGMCZhwrFL/ssh5zJpGbVdEKhWFg+CO4uMkug=="
+        "$7$101$CcOecQT8kbXQZHol$kHXFkr6C4jKPs9DkotNjhYdyutjM3qW62KPLjMhb8vpDJuuObKGMCZhwrFL/ssh5zJpGbVdEKhWFg+CO4uM"
+        + "kug=="
 
     @Test(arguments: [
         ("alice", "passwd:1: missing ':' between username and password hash"),
@@ -159,33 +162,59 @@ struct PasswordFileTests {
         (":\(validHash)", "passwd:1: empty username"),
         ("  :\(validHash)", "passwd:1: empty username"),
         ("  # indented comment", "passwd:1: comments must start with '#' in the first column"),
-        ("alice:secret", "passwd:1: user 'alice': password is not a $6$ or $7$ hash "
-            + "(plain-text passwords are not accepted; hash the file with mosquitto_passwd -U)"),
+        (
+            "alice:secret",
+            "passwd:1: user 'alice': password is not a $6$ or $7$ hash "
+                + "(plain-text passwords are not accepted; hash the file with mosquitto_passwd -U)"
+        ),
         ("alice:$5$abc$def", "passwd:1: user 'alice': unsupported hash type '$5$' (Mosquitto supports $6$ and $7$)"),
-        ("alice:$7$101$c2FsdA==", "passwd:1: user 'alice': malformed $7$ hash: "
-            + "expected $7$<iterations>$<base64 salt>$<base64 hash>"),
-        ("alice:$7$101$c2FsdA==$AAAA$AAAA", "passwd:1: user 'alice': malformed $7$ hash: "
-            + "expected $7$<iterations>$<base64 salt>$<base64 hash>"),
+        (
+            "alice:$7$101$c2FsdA==",
+            "passwd:1: user 'alice': malformed $7$ hash: "
+                + "expected $7$<iterations>$<base64 salt>$<base64 hash>"
+        ),
+        (
+            "alice:$7$101$c2FsdA==$AAAA$AAAA",
+            "passwd:1: user 'alice': malformed $7$ hash: "
+                + "expected $7$<iterations>$<base64 salt>$<base64 hash>"
+        ),
         ("alice:$6$c2FsdA==", "passwd:1: user 'alice': malformed $6$ hash: expected $6$<base64 salt>$<base64 hash>"),
-        ("alice:$7$abc$c2FsdA==$AAAA", "passwd:1: user 'alice': iteration count 'abc' is not a positive decimal integer"),
+        (
+            "alice:$7$abc$c2FsdA==$AAAA",
+            "passwd:1: user 'alice': iteration count 'abc' is not a positive decimal integer"
+        ),
         ("alice:$7$$c2FsdA==$AAAA", "passwd:1: user 'alice': iteration count '' is not a positive decimal integer"),
         ("alice:$7$-5$c2FsdA==$AAAA", "passwd:1: user 'alice': iteration count '-5' is not a positive decimal integer"),
         ("alice:$7$0$c2FsdA==$AAAA", "passwd:1: user 'alice': iteration count must be at least 1"),
-        ("alice:$7$10000001$c2FsdA==$AAAA", "passwd:1: user 'alice': iteration count 10000001 exceeds the maximum of "
-            + "10000000"),
-        ("alice:$7$99999999999999999999999$c2FsdA==$AAAA", "passwd:1: user 'alice': iteration count "
-            + "99999999999999999999999 exceeds the maximum of 10000000"),
+        (
+            "alice:$7$10000001$c2FsdA==$AAAA",
+            "passwd:1: user 'alice': iteration count 10000001 exceeds the maximum of "
+                + "10000000"
+        ),
+        (
+            "alice:$7$99999999999999999999999$c2FsdA==$AAAA",
+            "passwd:1: user 'alice': iteration count "
+                + "99999999999999999999999 exceeds the maximum of 10000000"
+        ),
         ("alice:$7$101$$AAAA", "passwd:1: user 'alice': salt is empty"),
         ("alice:$7$101$c2Fs*A==$AAAA", "passwd:1: user 'alice': salt is not valid base64"),
         ("alice:$7$101$c2FsdA==$AAAA", "passwd:1: user 'alice': hash is 3 bytes, expected 64 (SHA-512)"),
         ("alice:$7$101$c2FsdA==$AA A", "passwd:1: user 'alice': hash is not valid base64"),
         ("alice:$6$c2FsdA==$AAAA", "passwd:1: user 'alice': hash is 3 bytes, expected 64 (SHA-512)"),
-        ("alice:bob:\(validHash)", "passwd:1: password hash for user 'alice' contains ':' "
-            + "(usernames cannot contain ':')"),
-        ("alice:\(validHash)\r\nbob:x\r\n", "passwd:2: user 'bob': password is not a $6$ or $7$ hash "
-            + "(plain-text passwords are not accepted; hash the file with mosquitto_passwd -U)"),
-        ("alice:\(validHash)\nbob:\(validHash)\nalice:\(validHash)",
-            "passwd:3: duplicate user 'alice' (first defined on line 1)"),
+        (
+            "alice:bob:\(validHash)",
+            "passwd:1: password hash for user 'alice' contains ':' "
+                + "(usernames cannot contain ':')"
+        ),
+        (
+            "alice:\(validHash)\r\nbob:x\r\n",
+            "passwd:2: user 'bob': password is not a $6$ or $7$ hash "
+                + "(plain-text passwords are not accepted; hash the file with mosquitto_passwd -U)"
+        ),
+        (
+            "alice:\(validHash)\nbob:\(validHash)\nalice:\(validHash)",
+            "passwd:3: duplicate user 'alice' (first defined on line 1)"
+        ),
     ])
     func malformedLine(contents: String, expected: String) {
         do {

@@ -107,7 +107,17 @@ extension ClientConnection {
                     sessionPresent: attachment.sessionPresent, reasonCode: .success,
                     properties: properties)))
 
-        if attachment.sessionPresent { resendInflight(now: now) }
+        if attachment.sessionPresent {
+            let access =
+                listener.security.current.authorizer == nil
+                ? nil
+                : SubscriberAccess(
+                    identity: ClientIdentity(clientID: clientID, username: username),
+                    security: listener.security
+                )
+            broker.refreshAccess(of: attachment.session, access: access)
+            resendInflight(now: now)
+        }
         _ = drain(now: now, limit: Int.max)
         return .keepOpen
     }

@@ -50,10 +50,12 @@ extension ClientConnection {
             route(publish, topic: topic, now: now)
         case .atLeastOnce:
             let matched = route(publish, topic: topic, now: now)
+            requestDurability()
             let reason: ReasonCode = matched == 0 ? .noMatchingSubscribers : .success
             send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
         case .exactlyOnce:
             let packetIdentifier = publish.packetIdentifier ?? 0
+            let clientID = self.clientID
             let isNew = session.state.withLock { state -> Bool? in
                 if state.incomingQoS2.contains(packetIdentifier) { return false }
                 // Receive Maximum counts QoS 2 messages not yet released (MQTT 5 §3.3.4, [MQTT-3.3.4-9]).
@@ -68,7 +70,11 @@ extension ClientConnection {
             if isNew {
                 // A resent PUBLISH whose PUBREC was lost is not routed again [MQTT-4.3.3-10].
                 if route(publish, topic: topic, now: now) == 0 { reason = .noMatchingSubscribers }
+                session.state.withLock { state in
+                    state.record(.incomingReceived(clientID: clientID, packetIdentifier: packetIdentifier))
+                }
             }
+            requestDurability()
             send(.pubrec(AckPacket(packetIdentifier: packetIdentifier, reasonCode: reason)))
         }
         return .keepOpen
@@ -84,7 +90,13 @@ extension ClientConnection {
 
     /// PUBREL from the client: the QoS 2 message is released (MQTT 5 §4.3.3).
     func handlePubRel(_ ack: AckPacket) -> Disposition {
-        let known = session?.state.withLock { $0.incomingQoS2.remove(ack.packetIdentifier) != nil } ?? false
+        let clientID = self.clientID
+        let known =
+            session?.state.withLock { state in
+                guard state.incomingQoS2.remove(ack.packetIdentifier) != nil else { return false }
+                state.record(.incomingReleased(clientID: clientID, packetIdentifier: ack.packetIdentifier))
+                return true
+            } ?? false
         if known {
             send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier)))
         } else {
@@ -100,9 +112,11 @@ extension ClientConnection {
 
     /// PUBACK from the client completes a QoS 1 delivery and opens the in-flight window.
     func handlePubAck(_ ack: AckPacket, now: NIODeadline) -> Disposition {
+        let clientID = self.clientID
         session?.state.withLock { state in
             if state.inflight[ack.packetIdentifier]?.delivery.qos == .atLeastOnce {
                 state.inflight[ack.packetIdentifier] = nil
+                state.record(.completed(clientID: clientID, packetIdentifier: ack.packetIdentifier))
             }
         }
         _ = drain(now: now, limit: Int.max)
@@ -111,14 +125,17 @@ extension ClientConnection {
 
     /// PUBREC from the client: answer PUBREL, or end the flow if the client refused the message (MQTT 5 §4.3.3).
     func handlePubRec(_ ack: AckPacket, now: NIODeadline) -> Disposition {
+        let clientID = self.clientID
         let known = session?.state.withLock { state -> Bool in
             guard let inflight = state.inflight[ack.packetIdentifier], inflight.delivery.qos == .exactlyOnce else {
                 return false
             }
             if ack.reasonCode.isFailure {
                 state.inflight[ack.packetIdentifier] = nil
+                state.record(.completed(clientID: clientID, packetIdentifier: ack.packetIdentifier))
             } else {
                 state.inflight[ack.packetIdentifier]?.stage = .awaitingCompletion
+                state.record(.releasePending(clientID: clientID, packetIdentifier: ack.packetIdentifier))
             }
             return true
         }
@@ -141,9 +158,11 @@ extension ClientConnection {
 
     /// PUBCOMP from the client completes a QoS 2 delivery.
     func handlePubComp(_ ack: AckPacket, now: NIODeadline) -> Disposition {
+        let clientID = self.clientID
         session?.state.withLock { state in
             if state.inflight[ack.packetIdentifier]?.stage == .awaitingCompletion {
                 state.inflight[ack.packetIdentifier] = nil
+                state.record(.completed(clientID: clientID, packetIdentifier: ack.packetIdentifier))
             }
         }
         _ = drain(now: now, limit: Int.max)
@@ -196,14 +215,24 @@ extension ClientConnection {
     private func takeBatch(from session: Session, now: NIODeadline, limit: Int) -> (moved: Int, moreReady: Bool) {
         let window = clientReceiveMaximum
         let epoch = self.epoch
+        let clientID = self.clientID
+        // Checked again at send time: the ACL may have changed, and restored sessions were queued without it.
+        let authorizer = listener.security.current.authorizer
+        let username = self.username
         var expired = 0
         let result = session.state.withLock { state -> (Int, Bool) in
             // A connection that was just taken over must not pull messages onto its dying socket.
             guard state.epoch == epoch else { return (0, false) }
             var moved = 0
             while let head = state.queue.first {
-                if head.message.isExpired(at: now) {
+                let readable =
+                    authorizer?.isAllowed(.read, topic: head.message.topic, clientID: clientID, username: username)
+                    ?? true
+                if !readable || head.message.isExpired(at: now) {
                     state.queue.removeFirst()
+                    if head.qos != .atMostOnce {
+                        state.record(.dequeued(clientID: clientID, messageID: head.message.id))
+                    }
                     expired += 1
                     continue
                 }
@@ -216,6 +245,9 @@ extension ClientConnection {
                     else { break }
                     state.queue.removeFirst()
                     state.inflight[packetIdentifier] = InflightMessage(delivery: head, stage: .awaitingAcknowledgement)
+                    state.record(
+                        .sent(clientID: clientID, messageID: head.message.id, packetIdentifier: packetIdentifier)
+                    )
                     drainBatch.append((head, packetIdentifier))
                 }
                 moved += 1
@@ -272,7 +304,11 @@ extension ClientConnection {
         }
         BrokerStatistics.add(broker.statistics.messagesOversized)
         if let packetIdentifier {
-            session?.state.withLock { state in state.inflight[packetIdentifier] = nil }
+            let clientID = self.clientID
+            session?.state.withLock { state in
+                state.inflight[packetIdentifier] = nil
+                state.record(.completed(clientID: clientID, packetIdentifier: packetIdentifier))
+            }
         }
         return false
     }

@@ -54,7 +54,11 @@ extension ClientConnection {
                 return close(reason: .protocolError, reasonString: "session expiry set in DISCONNECT after 0")
             }
             let capped = broker.configuration.maximumSessionExpiry.map { min(expiry, $0) } ?? expiry
-            session?.state.withLock { $0.expiryInterval = capped }
+            let clientID = self.clientID
+            session?.state.withLock { state in
+                state.expiryInterval = capped
+                if capped > 0 { state.record(.sessionOpened(clientID: clientID, expiryInterval: capped)) }
+            }
         }
         phase = .closed
         return .close

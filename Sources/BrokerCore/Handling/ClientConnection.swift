@@ -55,6 +55,10 @@ package final class ClientConnection {
     /// Topic aliases we established towards the client.
     var outboundAliases: [String: UInt16] = [:]
 
+    /// Set when replies written since the last `takeDurabilityRequest()` acknowledge messages that must be on disk
+    /// before the client hears of them (persistence on).
+    var durabilityRequested = false
+
     /// Reused between drains so a drain does not allocate its batch.
     var drainBatch: [(delivery: Delivery, packetIdentifier: UInt16?)] = []
 
@@ -69,6 +73,17 @@ package final class ClientConnection {
         self.handle = handle
         self.allocator = allocator
         self.outbound = allocator.buffer(capacity: 0)
+    }
+
+    /// Whether what `takeOutbound()` returns next may only be written once the durable store has synced everything
+    /// recorded so far: it acknowledges QoS 1/2 messages (the durability rule of the README). Resets the request.
+    package func takeDurabilityRequest() -> Bool {
+        defer { durabilityRequested = false }
+        return durabilityRequested
+    }
+
+    func requestDurability() {
+        if broker.persistence != nil { durabilityRequested = true }
     }
 
     /// Hands over what has been written so far and starts a fresh buffer.

@@ -1,9 +1,13 @@
 import MQTTCodec
 import NIOCore
+import Synchronization
 
 /// One application message as the broker routes it: immutable and shared by reference between every
 /// subscriber it is delivered to, so a fan-out never copies the topic, payload or properties.
 package final class Message: Sendable {
+    /// Identifies the message in the durable store, so that a fan-out to many persistent sessions stores its
+    /// payload once. Unique within a broker's lifetime, and above every identifier recovered at start-up.
+    package let id: UInt64
     package let topic: String
     package let payload: ByteBuffer
     package let qos: QoS
@@ -24,8 +28,10 @@ package final class Message: Sendable {
         retain: Bool,
         properties: Properties = Properties(),
         expiresAt: NIODeadline? = nil,
-        publisherID: String? = nil
+        publisherID: String? = nil,
+        id: UInt64? = nil
     ) {
+        self.id = id ?? Self.nextID.wrappingAdd(1, ordering: .relaxed).newValue
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -33,6 +39,18 @@ package final class Message: Sendable {
         self.properties = properties
         self.expiresAt = expiresAt
         self.publisherID = publisherID
+    }
+
+    private static let nextID = Atomic<UInt64>(0)
+
+    /// Makes later identifiers larger than `id` (after recovering stored messages).
+    package static func reserveIdentifiers(through id: UInt64) {
+        var current = nextID.load(ordering: .relaxed)
+        while current < id {
+            let (exchanged, original) = nextID.compareExchange(expected: current, desired: id, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
     }
 
     /// Builds the routed message from a received PUBLISH whose topic alias has already been resolved.
@@ -49,19 +67,6 @@ package final class Message: Sendable {
             payload: publish.payload,
             qos: publish.qos,
             retain: publish.retain,
-            properties: properties,
-            expiresAt: expiresAt,
-            publisherID: publisherID
-        )
-    }
-
-    /// The same message with another retain flag or QoS (used for wills and retained copies).
-    package func with(qos: QoS? = nil, retain: Bool? = nil) -> Message {
-        Message(
-            topic: topic,
-            payload: payload,
-            qos: qos ?? self.qos,
-            retain: retain ?? self.retain,
             properties: properties,
             expiresAt: expiresAt,
             publisherID: publisherID

@@ -72,6 +72,7 @@ package final class Session: Sendable {
     /// - Returns: false when the delivery was dropped (queue full, or QoS 0 for an offline session).
     @discardableResult
     package func enqueue(_ delivery: Delivery, limits: QueueLimits) -> Bool {
+        let clientID = self.clientID
         let (accepted, wake): (Bool, (any SessionConnection)?) = state.withLock { state in
             if state.connection == nil && delivery.qos == .atMostOnce && !limits.queueQoS0WhileOffline {
                 state.droppedMessages &+= 1
@@ -82,6 +83,7 @@ package final class Session: Sendable {
                 return (false, nil)
             }
             state.queue.append(delivery)
+            if delivery.qos != .atMostOnce { state.record(.queued(clientID: clientID, delivery: delivery)) }
             guard let connection = state.connection, !state.drainScheduled else { return (true, nil) }
             state.drainScheduled = true
             return (true, connection)
@@ -137,8 +139,16 @@ package struct SessionState: Sendable {
     package var expiryInterval: UInt32 = 0
     /// The will of the attached connection (MQTT 5 §3.1.3.2).
     package var will: WillMessage?
+    /// Where changes of this session are recorded while it is durable (persistence on and an expiry interval
+    /// above 0); nil otherwise.
+    package var persistence: (any PersistenceSink)?
 
     package init() {}
+
+    /// Records `record` if the session is durable.
+    package func record(_ record: @autoclosure () -> PersistenceRecord) {
+        persistence?.append(record())
+    }
 
     /// The next free packet identifier for an outgoing message (MQTT 5 §2.2.1), skipping those in flight.
     package mutating func allocatePacketIdentifier() -> UInt16? {
