@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
     ],
     targets: [
         .target(name: "RampartModel", swiftSettings: swiftSettings),
@@ -29,6 +30,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "BrokerConfig", dependencies: ["MQTTCodec"], swiftSettings: swiftSettings),
+        .target(
+            name: "BrokerSecurity",
+            dependencies: [
+                "MQTTCodec",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "BrokerCore",
             dependencies: [
@@ -53,12 +63,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Persistence"],  // TEMPORARY while the durable store is written
             swiftSettings: swiftSettings
         ),
         .target(
             name: "RampartApp",
             dependencies: [
-                "BrokerServer", "BrokerCore", "BrokerConfig",
+                "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,6 +86,12 @@ let package = Package(
         .testTarget(
             name: "BrokerConfigTests",
             dependencies: ["BrokerConfig", "MQTTCodec"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BrokerSecurityTests",
+            dependencies: ["BrokerSecurity", "MQTTCodec"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -311,13 +311,14 @@ package final class Broker: Sendable {
         subscriptions: [TopicSubscription],
         identifier: UInt32?,
         access: SubscriberAccess? = nil,
+        maximumQoS: QoS = .exactlyOnce,
         now: NIODeadline
     ) -> [ReasonCode] {
         var codes: [ReasonCode] = []
         codes.reserveCapacity(subscriptions.count)
         for request in subscriptions {
             var options = request.options
-            options.qos = min(options.qos, configuration.maximumQoS)
+            options.qos = min(options.qos, configuration.maximumQoS, maximumQoS)
             let subscriber = Subscriber(session: session, options: options, identifier: identifier, access: access)
             let isNew = router.withLock { trie in
                 let isNew = trie.insert(filter: request.filter, subscriber: subscriber)

@@ -17,6 +17,8 @@ package struct ListenerConfiguration: Sendable {
         package var keyFile: String
         /// CA certificates that client certificates must chain to.
         package var caFile: String?
+        /// A folder of further CA certificates (`*.pem`, `*.crt`), as `capath`.
+        package var caDirectory: String?
         /// Whether a client must present a certificate that chains to `caFile`.
         package var requireCertificate = false
         /// Lowest TLS version accepted: 1.2 by default; older versions are not offered.

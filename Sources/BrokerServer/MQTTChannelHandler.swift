@@ -34,15 +34,18 @@ final class MQTTChannelHandler: ChannelInboundHandler {
 
     private let listener: ListenerContext
     private let subjectAsUsername: Bool
+    private let verbosePacketLog: Bool
 
     init(
         broker: Broker,
         registry: ConnectionRegistry,
         listener: ListenerContext = ListenerContext(),
         subjectAsUsername: Bool = false,
+        verbosePacketLog: Bool = false,
         connectTimeout: TimeAmount,
         logger: Logger
     ) {
+        self.verbosePacketLog = verbosePacketLog
         self.broker = broker
         self.listener = listener
         self.subjectAsUsername = subjectAsUsername
@@ -65,6 +68,14 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         if let remote = context.channel.remoteAddress {
             logger[metadataKey: "peer"] = "\(remote)"
             connection.remoteAddress = remote.ipAddress ?? "\(remote)"
+        }
+        if verbosePacketLog {
+            let logger = self.logger
+            connection.packetObserver = { [unowned connection] direction, packet in
+                logger.debug(
+                    "\(PacketLogFormatter.describe(packet, direction: direction, client: connection.clientID))"
+                )
+            }
         }
         // With a WebSocket listener the handler is added after the upgrade, once the TLS handshake is done.
         connection.certificateIdentity = peerIdentity(context: context)

@@ -22,6 +22,8 @@ package final class MQTTServer: Service, Sendable {
         /// Whether `run` fails when a listener cannot bind (standalone broker) or carries on with the others and
         /// reports it (gateway).
         package var failWhenAListenerCannotBind = true
+        /// Log every packet at debug level, in the form of Mosquitto's verbose log.
+        package var verbosePacketLog = false
 
         package init(listeners: [ListenerConfiguration]) {
             self.listeners = listeners
@@ -116,6 +118,7 @@ package final class MQTTServer: Service, Sendable {
         let logger = self.logger
         let connectTimeout = configuration.connectTimeout
         let maxFrameSize = configuration.maxWebSocketFrameSize
+        let verbose = configuration.verbosePacketLog
         let counter = listener.maxConnections.map { ConnectionCounter(limit: $0) }
         let makeHandler: @Sendable () -> MQTTChannelHandler = {
             MQTTChannelHandler(
@@ -123,6 +126,7 @@ package final class MQTTServer: Service, Sendable {
                 registry: registry,
                 listener: listener.context,
                 subjectAsUsername: listener.tls?.subjectAsUsername ?? false,
+                verbosePacketLog: verbose,
                 connectTimeout: connectTimeout,
                 logger: logger
             )

@@ -1,3 +1,4 @@
+import Foundation
 import NIOSSL
 import X509
 
@@ -37,9 +38,26 @@ enum TLSContextFactory {
                 return suite
             }
         }
+        var roots: [NIOSSLCertificate] = []
         if let caFile = tls.caFile {
-            configuration.trustRoots = .file(caFile)
+            do {
+                roots += try NIOSSLCertificate.fromPEMFile(caFile)
+            } catch {
+                throw Failure(description: "cafile \(caFile): cannot read PEM certificates: \(error)")
+            }
         }
+        if let directory = tls.caDirectory {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for name in names.sorted() where name.hasSuffix(".pem") || name.hasSuffix(".crt") {
+                let path = directory + "/" + name
+                do {
+                    roots += try NIOSSLCertificate.fromPEMFile(path)
+                } catch {
+                    throw Failure(description: "capath \(directory): cannot read \(name): \(error)")
+                }
+            }
+        }
+        if !roots.isEmpty { configuration.trustRoots = .certificates(roots) }
         configuration.certificateVerification = tls.requireCertificate ? .noHostnameVerification : .none
         do {
             return try NIOSSLContext(configuration: configuration)

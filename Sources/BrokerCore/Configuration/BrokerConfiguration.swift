@@ -31,6 +31,11 @@ package struct BrokerConfiguration: Sendable, Hashable {
     package var assignedClientIDPrefix = "rampart-"
     /// Upper bound on a v5 client's Session Expiry Interval; nil for none.
     package var maximumSessionExpiry: UInt32?
+    /// Expiry of 3.1/3.1.1 persistent sessions (`persistent_client_expiration`); nil for never, as MQTT 3.1.1 has it.
+    package var persistentClientExpiration: UInt32?
+    /// Largest payload accepted in PUBLISH (`message_size_limit`); larger messages are dropped (v5 clients get
+    /// 0x95 in the acknowledgement). nil for no limit beyond the packet size.
+    package var maximumPayloadSize: Int?
 
     package init() {}
 

@@ -12,7 +12,7 @@ extension ClientConnection {
             return refuse(.badAuthenticationMethod, "enhanced authentication is not supported")
         }
         if let will = connect.will {
-            if will.qos > configuration.maximumQoS { return refuse(.qosNotSupported, "will QoS above maximum") }
+            if will.qos > maximumQoS { return refuse(.qosNotSupported, "will QoS above maximum") }
             if will.retain && !configuration.retainAvailable {
                 return refuse(.retainNotSupported, "retained wills are not available")
             }
@@ -60,7 +60,7 @@ extension ClientConnection {
             expiryInterval = requested
         } else {
             clientReceiveMaximum = configuration.maxInflightMessages
-            expiryInterval = connect.cleanStart ? 0 : UInt32.max
+            expiryInterval = connect.cleanStart ? 0 : configuration.persistentClientExpiration ?? UInt32.max
         }
         connectExpiryInterval = expiryInterval
         self.clientID = clientID
@@ -91,11 +91,11 @@ extension ClientConnection {
         var properties = Properties()
         if isV5 {
             if configuration.receiveMaximum != UInt16.max { properties.receiveMaximum = configuration.receiveMaximum }
-            if configuration.maximumQoS != .exactlyOnce { properties.maximumQoS = configuration.maximumQoS.rawValue }
+            if maximumQoS != .exactlyOnce { properties.maximumQoS = maximumQoS.rawValue }
             if !configuration.retainAvailable { properties.retainAvailable = 0 }
             properties.maximumPacketSize = configuration.maximumPacketSize
             properties.assignedClientIdentifier = assignedClientID
-            if configuration.topicAliasMaximum > 0 { properties.topicAliasMaximum = configuration.topicAliasMaximum }
+            if topicAliasMaximum > 0 { properties.topicAliasMaximum = topicAliasMaximum }
             properties.serverKeepAlive = serverKeepAlive
             if expiryInterval != (connect.properties.sessionExpiryInterval ?? 0) {
                 properties.sessionExpiryInterval = expiryInterval

@@ -6,7 +6,7 @@ extension ClientConnection {
     func handlePublish(_ publish: PublishPacket, now: NIODeadline) -> Disposition {
         guard let session else { return .close }
         let configuration = broker.configuration
-        if publish.qos > configuration.maximumQoS {
+        if publish.qos > maximumQoS {
             return close(reason: .qosNotSupported, reasonString: "QoS \(publish.qos.rawValue) is not supported")
         }
         if publish.retain && !configuration.retainAvailable {
@@ -19,7 +19,7 @@ extension ClientConnection {
 
         var topic = publish.topic
         if let alias = publish.properties.topicAlias {
-            guard alias <= configuration.topicAliasMaximum else {
+            guard alias <= topicAliasMaximum else {
                 return close(reason: .topicAliasInvalid, reasonString: "topic alias \(alias) above maximum")
             }
             if topic.isEmpty {
@@ -35,14 +35,10 @@ extension ClientConnection {
         topic = listener.mount(topic)
         if !isAllowed(.write, topic) {
             // Refused by the ACL: the flow completes, the message goes nowhere (v5 clients see 0x87).
-            switch publish.qos {
-            case .atMostOnce: break
-            case .atLeastOnce:
-                send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: .notAuthorized)))
-            case .exactlyOnce:
-                send(.pubrec(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: .notAuthorized)))
-            }
-            return .keepOpen
+            return refusePublish(publish, reason: .notAuthorized)
+        }
+        if let limit = configuration.maximumPayloadSize, publish.payload.readableBytes > limit {
+            return refusePublish(publish, reason: .packetTooLarge)
         }
 
         switch publish.qos {
@@ -76,6 +72,18 @@ extension ClientConnection {
             }
             requestDurability()
             send(.pubrec(AckPacket(packetIdentifier: packetIdentifier, reasonCode: reason)))
+        }
+        return .keepOpen
+    }
+
+    /// Completes the QoS flow of a PUBLISH that is dropped, with `reason` for v5 clients (3.1.1 cannot say why).
+    private func refusePublish(_ publish: PublishPacket, reason: ReasonCode) -> Disposition {
+        switch publish.qos {
+        case .atMostOnce: break
+        case .atLeastOnce:
+            send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
+        case .exactlyOnce:
+            send(.pubrec(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
         }
         return .keepOpen
     }

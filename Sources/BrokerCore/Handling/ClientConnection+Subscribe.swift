@@ -28,6 +28,7 @@ extension ClientConnection {
                 subscriptions: [request],
                 identifier: subscribe.properties.subscriptionIdentifiers.first,
                 access: access,
+                maximumQoS: maximumQoS,
                 now: now
             )
         }

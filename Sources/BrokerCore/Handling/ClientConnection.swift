@@ -59,6 +59,15 @@ package final class ClientConnection {
     /// before the client hears of them (persistence on).
     var durabilityRequested = false
 
+    /// Direction of a packet seen by `packetObserver`.
+    package enum PacketDirection: Sendable {
+        case received
+        case sent
+    }
+
+    /// Sees every packet received and sent, for a verbose log; nil (the default) costs nothing.
+    package var packetObserver: ((PacketDirection, MQTTPacket) -> Void)?
+
     /// Reused between drains so a drain does not allocate its batch.
     var drainBatch: [(delivery: Delivery, packetIdentifier: UInt16?)] = []
 
@@ -95,6 +104,7 @@ package final class ClientConnection {
 
     /// Handles one decoded packet received from the client.
     package func receive(_ packet: MQTTPacket, now: NIODeadline) -> Disposition {
+        packetObserver?(.received, packet)
         switch phase {
         case .closed:
             return .close
@@ -203,6 +213,7 @@ package final class ClientConnection {
     }
 
     private func encode(_ packet: MQTTPacket, version: ProtocolVersion) -> Bool {
+        defer { packetObserver?(.sent, packet) }
         let start = outbound.writerIndex
         do {
             let written = try MQTTPacketEncoder.encode(packet, version: version, into: &outbound)
@@ -217,6 +228,12 @@ package final class ClientConnection {
             return false
         }
     }
+
+    /// The highest QoS on this connection: the listener's `max_qos` within the broker's maximum.
+    var maximumQoS: QoS { min(listener.maximumQoS ?? .exactlyOnce, broker.configuration.maximumQoS) }
+
+    /// Topic aliases this client may establish towards the broker.
+    var topicAliasMaximum: UInt16 { listener.topicAliasMaximum ?? broker.configuration.topicAliasMaximum }
 
     /// Whether this client may `access` the (mounted) `topic` under the listener's ACL.
     func isAllowed(_ access: TopicAccess, _ topic: String) -> Bool {

@@ -15,6 +15,10 @@ package struct ListenerContext: Sendable {
     package var useCertificateIdentityAsUsername: Bool
     /// Failed log-ins per source address; nil for no throttling.
     package var loginThrottle: LoginThrottle?
+    /// Highest QoS on this listener (`max_qos`), below the broker's own maximum; nil for the broker's.
+    package var maximumQoS: QoS?
+    /// Topic aliases clients on this listener may establish (`max_topic_alias`); nil for the broker's.
+    package var topicAliasMaximum: UInt16?
 
     package init(
         name: String = "mqtt",

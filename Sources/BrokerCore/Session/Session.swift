@@ -117,6 +117,11 @@ package struct InflightMessage: Sendable {
 
     package var delivery: Delivery
     package var stage: Stage
+
+    package init(delivery: Delivery, stage: Stage) {
+        self.delivery = delivery
+        self.stage = stage
+    }
 }
 
 /// The mutable part of a session, guarded by `Session.state`.
