@@ -147,8 +147,10 @@ struct ConfigurationParser {
             if line.first == "#" { continue }
             guard let option = OptionLine(line, location: location) else { continue }
             if option.name.hasPrefix("#") {
-                warning(location, "comment does not start the line; Mosquitto treats only a \"#\" in the first column "
-                    + "as a comment and would refuse this line")
+                warning(
+                    location,
+                    "comment does not start the line; Mosquitto treats only a \"#\" in the first column "
+                        + "as a comment and would refuse this line")
                 continue
             }
             handle(option, cursor: &cursor, isMain: isMain)
@@ -177,8 +179,10 @@ struct ConfigurationParser {
     /// Resolves a path the configuration names, warning when it is relative and cannot be resolved here.
     mutating func path(_ value: String, _ line: OptionLine) -> String {
         if !isAbsolute(value) && workingDirectory == nil {
-            warning(line.location, "\(line.name): relative path \"\(value)\" is relative to the gateway's working "
-                + "directory, not to this file (as in Mosquitto); prefer an absolute path")
+            warning(
+                line.location,
+                "\(line.name): relative path \"\(value)\" is relative to the gateway's working "
+                    + "directory, not to this file (as in Mosquitto); prefer an absolute path")
         }
         return resolve(value)
     }
@@ -195,8 +199,10 @@ struct ConfigurationParser {
             }
         case .listableDirectory:
             if !source.isListable(directory: path) {
-                error(line.location, "\(line.name): file not found: directory \"\(path)\" does not exist or cannot "
-                    + "be read")
+                error(
+                    line.location,
+                    "\(line.name): file not found: directory \"\(path)\" does not exist or cannot "
+                        + "be read")
             }
         }
     }

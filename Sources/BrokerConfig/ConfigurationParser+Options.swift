@@ -20,13 +20,17 @@ extension ConfigurationParser {
                 return
             }
             guard let index = cursor.bridge else {
-                error(line.location, "\(line.name) is a bridge option; it must follow a \"connection\" line in the "
-                    + "same file")
+                error(
+                    line.location,
+                    "\(line.name) is a bridge option; it must follow a \"connection\" line in the "
+                        + "same file")
                 return
             }
             if cursor.last == .listener {
-                warning(line.location, "\(line.name) applies to bridge \"\(bridges[index].bridge.name)\", not to the "
-                    + "listener above it (bridge options apply to the most recent \"connection\" line)")
+                warning(
+                    line.location,
+                    "\(line.name) applies to bridge \"\(bridges[index].bridge.name)\", not to the "
+                        + "listener above it (bridge options apply to the most recent \"connection\" line)")
             }
             handleBridge(line, name, index)
         case .listener:
@@ -39,9 +43,11 @@ extension ConfigurationParser {
                 if cursor.last == .bridge, let bridge = cursor.bridge {
                     let counterpart =
                         MosquittoOptions.lookup("bridge_" + name) != nil ? "; did you mean bridge_\(name)?" : ""
-                    warning(line.location, "\(line.name) applies to \(label(cursor)), not to bridge "
-                        + "\"\(bridges[bridge].bridge.name)\" (listener options apply to the most recent "
-                        + "\"listener\" line)\(counterpart)")
+                    warning(
+                        line.location,
+                        "\(line.name) applies to \(label(cursor)), not to bridge "
+                            + "\"\(bridges[bridge].bridge.name)\" (listener options apply to the most recent "
+                            + "\"listener\" line)\(counterpart)")
                 }
                 handleListener(line, name, cursor)
             }
@@ -92,8 +98,10 @@ extension ConfigurationParser {
         case "log_timestamp_format":
             guard let value = string(line), firstSetting(line, canonical: name, in: \.globalSetAt) else { return }
             configuration.logTimestampFormat = value
-            warning(line.location, "log_timestamp_format is not interpreted: the gateway's log lines always carry "
-                + "RFC 3339 timestamps")
+            warning(
+                line.location,
+                "log_timestamp_format is not interpreted: the gateway's log lines always carry "
+                    + "RFC 3339 timestamps")
         case "log_type":
             logType(line)
         case "max_inflight_messages":
@@ -146,11 +154,15 @@ extension ConfigurationParser {
         case "user":
             guard let value = string(line) else { return }
             configuration.user = value
-            warning(line.location, "user \"\(value)\": the gateway does not change user after start; run it as "
-                + "that user instead (systemd User=)")
+            warning(
+                line.location,
+                "user \"\(value)\": the gateway does not change user after start; run it as "
+                    + "that user instead (systemd User=)")
         case "retry_interval":
-            warning(line.location, "retry_interval is ignored: Mosquitto 2.0 removed it (messages are retried when "
-                + "a client reconnects)")
+            warning(
+                line.location,
+                "retry_interval is ignored: Mosquitto 2.0 removed it (messages are retried when "
+                    + "a client reconnects)")
         case "kos_audit":
             if let value = bool(line) { configuration.kosAudit = value }
         case "kos_event":
@@ -170,13 +182,17 @@ extension ConfigurationParser {
     mutating func perListenerSettings(_ line: OptionLine) {
         guard let value = bool(line) else { return }
         if value, let first = firstSecurityOption {
-            error(line.location, "per_listener_settings true must come before every security option (the first one "
-                + "is at \(first)); move it to the top of the main file")
+            error(
+                line.location,
+                "per_listener_settings true must come before every security option (the first one "
+                    + "is at \(first)); move it to the top of the main file")
             return
         }
         if configuration.perListenerSettings != value, let listener = firstListenerLine {
-            warning(line.location, "per_listener_settings after the first listener (\(listener)); it applies to the "
-                + "security options that follow it only, so put it at the top of the main file")
+            warning(
+                line.location,
+                "per_listener_settings after the first listener (\(listener)); it applies to the "
+                    + "security options that follow it only, so put it at the top of the main file")
         }
         configuration.perListenerSettings = value
     }
@@ -213,8 +229,10 @@ extension ConfigurationParser {
             }
             configuration.logDestinations.append(.file(path(String(rest), line)))
         case "syslog", "topic", "dlt":
-            error(line.location, "option \"log_dest \(kind)\" is not supported: the gateway logs to stdout, stderr or "
-                + "a file until its event system can carry log lines; use one of those or none")
+            error(
+                line.location,
+                "option \"log_dest \(kind)\" is not supported: the gateway logs to stdout, stderr or "
+                    + "a file until its event system can carry log lines; use one of those or none")
         default:
             error(line.location, "log_dest: \"\(kind)\" is not one of stdout, stderr, file, none")
         }
@@ -246,23 +264,29 @@ extension ConfigurationParser {
 
     mutating func include(_ line: OptionLine, isMain: Bool) {
         guard isMain else {
-            warning(line.location, "include_dir is only honoured in the main configuration file; this line is "
-                + "ignored (as in Mosquitto)")
+            warning(
+                line.location,
+                "include_dir is only honoured in the main configuration file; this line is "
+                    + "ignored (as in Mosquitto)")
             return
         }
         guard let raw = string(line) else { return }
         let directory = path(raw, line)
         guard let names = try? source.list(directory: directory) else {
-            error(line.location, "include_dir: missing file reference: directory \"\(directory)\" does not exist or "
-                + "cannot be read")
+            error(
+                line.location,
+                "include_dir: missing file reference: directory \"\(directory)\" does not exist or "
+                    + "cannot be read")
             return
         }
         let files = names.filter { $0.hasSuffix(".conf") && $0.utf8.count > 5 }.sorted(by: Self.mosquittoOrder)
         for name in files {
             let file = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             if file == mainFile {
-                error(line.location, "include_dir: directory \"\(directory)\" contains the main configuration file, "
-                    + "which Mosquitto refuses; move the main file elsewhere")
+                error(
+                    line.location,
+                    "include_dir: directory \"\(directory)\" contains the main configuration file, "
+                        + "which Mosquitto refuses; move the main file elsewhere")
                 continue
             }
             guard let text = try? source.read(file) else {
@@ -301,8 +325,10 @@ extension ConfigurationParser {
         state.valid = false
         if let portText = line.words.first {
             if portText == "0" {
-                error(line.location, "listener 0 (a Unix domain socket) is not supported: the gateway listens on TCP "
-                    + "only")
+                error(
+                    line.location,
+                    "listener 0 (a Unix domain socket) is not supported: the gateway listens on TCP "
+                        + "only")
             } else if let port = integer(portText, line, 1...65535) {
                 state.listener.port = port
                 state.valid = true
@@ -372,8 +398,10 @@ extension ConfigurationParser {
     ) {
         guard var value = string(line) else { return }
         if let first = listenerSetAt(cursor, name) {
-            error(line.location, "duplicate \(line.name) for \(label(cursor)) (first set at \(first)); Mosquitto "
-                + "refuses a second value, remove one")
+            error(
+                line.location,
+                "duplicate \(line.name) for \(label(cursor)) (first set at \(first)); Mosquitto "
+                    + "refuses a second value, remove one")
             return
         }
         if let kind {
@@ -405,8 +433,10 @@ extension ConfigurationParser {
             modifyListener(cursor, line, name) { $0.maxTopicAlias = value }
         case "mount_point":
             guard cursor.listener != nil else {
-                error(line.location, "mount_point needs a listener: Mosquitto refuses it before the first "
-                    + "\"listener\" line of the file; add one above it")
+                error(
+                    line.location,
+                    "mount_point needs a listener: Mosquitto refuses it before the first "
+                        + "\"listener\" line of the file; add one above it")
                 return
             }
             guard let value = string(line), topicName(value, line) else { return }
@@ -434,8 +464,6 @@ extension ConfigurationParser {
             warning(line.location, "dhparamfile is not used: the gateway only offers ECDHE key exchange")
         case "ciphers":
             listenerString(line, name, cursor, \.ciphers)
-        case "ciphers_tls1.3":
-            listenerString(line, name, cursor, \.ciphersTLS13)
         case "require_certificate":
             listenerBool(line, name, cursor, \.requireCertificate)
         case "use_identity_as_username":
@@ -514,8 +542,10 @@ extension ConfigurationParser {
         if let word = word(line) {
             name = String(word)
             if let other = bridges.first(where: { $0.bridge.name == name }) {
-                error(line.location, "duplicate bridge name \"\(name)\" (first at \(other.location)); each "
-                    + "connection needs its own name")
+                error(
+                    line.location,
+                    "duplicate bridge name \"\(name)\" (first at \(other.location)); each "
+                        + "connection needs its own name")
             }
         }
         bridges.append(BridgeState(bridge: Bridge(name: name), location: line.location))
@@ -599,8 +629,10 @@ extension ConfigurationParser {
         case "start_type":
             guard let text = line.words.first, text != "manual" else {
                 if line.words.first == "manual" {
-                    error(line.location, "start_type: \"manual\" is not supported (Mosquitto does not support it "
-                        + "either); use automatic, lazy or once")
+                    error(
+                        line.location,
+                        "start_type: \"manual\" is not supported (Mosquitto does not support it "
+                            + "either); use automatic, lazy or once")
                 } else {
                     error(line.location, "start_type: missing value")
                 }
@@ -623,8 +655,10 @@ extension ConfigurationParser {
         case "bridge_insecure":
             bridgeBool(line, name, index, \.insecure)
             if bridges[index].bridge.insecure {
-                warning(line.location, "bridge \"\(bridges[index].bridge.name)\" does not check the remote host "
-                    + "name against its certificate (bridge_insecure true); never do this in production")
+                warning(
+                    line.location,
+                    "bridge \"\(bridges[index].bridge.name)\" does not check the remote host "
+                        + "name against its certificate (bridge_insecure true); never do this in production")
             }
         case "bridge_tls_version":
             guard let value = tlsVersion(line) else { return }
@@ -638,8 +672,10 @@ extension ConfigurationParser {
     /// `address host[:port] [host[:port]]…`; the last `:` separates the port, so IPv6 addresses need one.
     mutating func addresses(_ line: OptionLine, _ index: Int) {
         if let first = bridges[index].setAt["address"] {
-            error(line.location, "\(line.name) given again for bridge \"\(bridges[index].bridge.name)\" (first at "
-                + "\(first)); Mosquitto refuses this, list every address on one line")
+            error(
+                line.location,
+                "\(line.name) given again for bridge \"\(bridges[index].bridge.name)\" (first at "
+                    + "\(first)); Mosquitto refuses this, list every address on one line")
             return
         }
         let words = line.words.prefix(while: { !$0.hasPrefix("#") })
@@ -655,8 +691,10 @@ extension ConfigurationParser {
                 host = word[..<colon]
                 let portText = word[word.index(after: colon)...]
                 guard let value = Int(portText), (1...65535).contains(value) else {
-                    error(line.location, "\(line.name): \"\(word)\" has an invalid port \"\(portText)\" (1 to 65535; "
-                        + "an IPv6 address needs a port, e.g. [::1]:1883 is written ::1:1883)")
+                    error(
+                        line.location,
+                        "\(line.name): \"\(word)\" has an invalid port \"\(portText)\" (1 to 65535; "
+                            + "an IPv6 address needs a port, e.g. [::1]:1883 is written ::1:1883)")
                     continue
                 }
                 port = value
@@ -688,13 +726,17 @@ extension ConfigurationParser {
         }
         guard let cap = integer(words[words.startIndex + 1], line, Int(Int32.min)...Int(Int32.max)) else { return }
         guard cap >= base else {
-            error(line.location, "restart_timeout: the cap \(cap) is lower than the base \(base); write "
-                + "\"restart_timeout BASE CAP\" with BASE <= CAP")
+            error(
+                line.location,
+                "restart_timeout: the cap \(cap) is lower than the base \(base); write "
+                    + "\"restart_timeout BASE CAP\" with BASE <= CAP")
             return
         }
         if words.count > 2 {
-            warning(line.location, "restart_timeout: extra text \"\(words.dropFirst(2).joined(separator: " "))\" "
-                + "after the value is ignored")
+            warning(
+                line.location,
+                "restart_timeout: extra text \"\(words.dropFirst(2).joined(separator: " "))\" "
+                    + "after the value is ignored")
         }
         bridges[index].bridge.restartTimeout = .backoff(base: base, cap: cap)
     }
@@ -728,8 +770,10 @@ extension ConfigurationParser {
         if rest.count > 2 { topic.localPrefix = rest[2] == "\"\"" ? nil : String(rest[2]) }
         if rest.count > 3 { topic.remotePrefix = rest[3] == "\"\"" ? nil : String(rest[3]) }
         if rest.count > 4 {
-            warning(line.location, "topic: extra text \"\(rest.dropFirst(4).joined(separator: " "))\" after the "
-                + "remote prefix is ignored")
+            warning(
+                line.location,
+                "topic: extra text \"\(rest.dropFirst(4).joined(separator: " "))\" after the "
+                    + "remote prefix is ignored")
         }
         if rest.count == 3 {
             error(line.location, "topic: a local prefix needs a remote prefix after it (use \"\" for none)")
@@ -741,8 +785,10 @@ extension ConfigurationParser {
         guard valid else { return }
         if topic.pattern.isEmpty {
             guard topic.localPrefix != nil, topic.remotePrefix != nil else {
-                error(line.location, "topic: an empty pattern (\"\") needs both a local and a remote prefix, which are "
-                    + "then the whole local and remote topics")
+                error(
+                    line.location,
+                    "topic: an empty pattern (\"\") needs both a local and a remote prefix, which are "
+                        + "then the whole local and remote topics")
                 return
             }
         } else {

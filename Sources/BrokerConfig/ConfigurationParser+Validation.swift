@@ -14,9 +14,11 @@ extension ConfigurationParser {
             listeners.append(defaultListener)
         } else if configuration.perListenerSettings {
             for (location, name) in defaultListenerSecurity {
-                warning(location, "\(name) is set before the first \"listener\" line while per_listener_settings is "
-                    + "true, so it configures the default listener, which this configuration does not start; it has "
-                    + "no effect (as in Mosquitto). Move it below the listener it is meant for")
+                warning(
+                    location,
+                    "\(name) is set before the first \"listener\" line while per_listener_settings is "
+                        + "true, so it configures the default listener, which this configuration does not start; it has "
+                        + "no effect (as in Mosquitto). Move it below the listener it is meant for")
             }
         }
         checkedListeners = listeners
@@ -59,28 +61,39 @@ extension ConfigurationParser {
             ]
             for option in tlsOnly where state.setAt[option] != nil {
                 if option.hasPrefix("require") || option.hasPrefix("use_") {
-                    let value = option == "require_certificate" ? listener.requireCertificate
-                        : option == "use_identity_as_username" ? listener.useIdentityAsUsername
-                        : listener.useSubjectAsUsername
+                    let value =
+                        option == "require_certificate"
+                        ? listener.requireCertificate
+                        : option == "use_identity_as_username"
+                            ? listener.useIdentityAsUsername
+                            : listener.useSubjectAsUsername
                     if !value { continue }
                 }
-                error(location(state, option), "\(name): \(option) needs certfile and keyfile (without them the "
-                    + "listener does not use TLS); add them or remove \(option)")
+                error(
+                    location(state, option),
+                    "\(name): \(option) needs certfile and keyfile (without them the "
+                        + "listener does not use TLS); add them or remove \(option)")
             }
             return
         case (.some, .some):
             break
         }
         if listener.requireCertificate && listener.caFile == nil && listener.caPath == nil {
-            error(location(state, "require_certificate"), "\(name): require_certificate true needs cafile or capath, "
-                + "the CA certificates client certificates are checked against")
+            error(
+                location(state, "require_certificate"),
+                "\(name): require_certificate true needs cafile or capath, "
+                    + "the CA certificates client certificates are checked against")
         }
         for option in ["use_identity_as_username", "use_subject_as_username"] {
-            let value = option == "use_identity_as_username" ? listener.useIdentityAsUsername
+            let value =
+                option == "use_identity_as_username"
+                ? listener.useIdentityAsUsername
                 : listener.useSubjectAsUsername
             if value && !listener.requireCertificate {
-                error(location(state, option), "\(name): \(option) true needs require_certificate true (without a "
-                    + "client certificate there is no identity to take the username from)")
+                error(
+                    location(state, option),
+                    "\(name): \(option) true needs require_certificate true (without a "
+                        + "client certificate there is no identity to take the username from)")
             }
         }
     }
@@ -93,9 +106,11 @@ extension ConfigurationParser {
             "capath", "require_certificate", "use_identity_as_username", "use_subject_as_username", "dhparamfile",
         ]
         for option in unsupported where state.setAt[option] != nil {
-            error(location(state, option), "\(Self.label(state.listener)): \(option) is not available on a websockets "
-                + "listener (Mosquitto supports only cafile, certfile, keyfile, ciphers and ciphers_tls1.3 there); "
-                + "use an mqtt listener for client certificates")
+            error(
+                location(state, option),
+                "\(Self.label(state.listener)): \(option) is not available on a websockets "
+                    + "listener (Mosquitto supports only cafile, certfile, keyfile, ciphers and ciphers_tls1.3 there); "
+                    + "use an mqtt listener for client certificates")
         }
     }
 
@@ -103,12 +118,15 @@ extension ConfigurationParser {
     mutating func validateAccess(_ state: ListenerState) {
         let listener = state.listener
         let security = configuration.effectiveSecurity(of: listener)
-        let certificates = listener.requireCertificate
+        let certificates =
+            listener.requireCertificate
             && (listener.useIdentityAsUsername || listener.useSubjectAsUsername)
         if !security.allowAnonymous && security.passwordFile == nil && !certificates {
-            warning(location(state), "\(Self.label(listener)): no client can connect: allow_anonymous is false (the "
-                + "default when a listener is configured) and there is no password_file; set allow_anonymous true or "
-                + "add a password_file")
+            warning(
+                location(state),
+                "\(Self.label(listener)): no client can connect: allow_anonymous is false (the "
+                    + "default when a listener is configured) and there is no password_file; set allow_anonymous true or "
+                    + "add a password_file")
         }
     }
 
@@ -124,8 +142,10 @@ extension ConfigurationParser {
                 if let a = listener.socketDomain, let b = other.socketDomain, a != b { continue }
                 if let a = listener.bindInterface, let b = other.bindInterface, a != b { continue }
                 let place = earlier.location.map { " at \($0)" } ?? ""
-                error(location(state), "\(Self.label(listener)): port \(listener.port) is already used by "
-                    + "\(Self.label(other))\(place); give each listener its own port or address")
+                error(
+                    location(state),
+                    "\(Self.label(listener)): port \(listener.port) is already used by "
+                        + "\(Self.label(other))\(place); give each listener its own port or address")
                 break
             }
         }
@@ -138,8 +158,10 @@ extension ConfigurationParser {
             error(state.location, "\(name) has no address; add \"address HOST[:PORT]\" after its connection line")
         }
         if bridge.topics.isEmpty {
-            error(state.location, "\(name) has no topic; add at least one \"topic PATTERN [in|out|both] [QOS]\" line "
-                + "(Mosquitto refuses a bridge without topics)")
+            error(
+                state.location,
+                "\(name) has no topic; add at least one \"topic PATTERN [in|out|both] [QOS]\" line "
+                    + "(Mosquitto refuses a bridge without topics)")
         }
         if bridge.remotePassword != nil && bridge.remoteUsername == nil, let at = state.setAt["remote_password"] {
             error(at, "\(name): remote_password needs remote_username")
@@ -156,8 +178,10 @@ extension ConfigurationParser {
             for option in ["bridge_certfile", "bridge_keyfile", "bridge_tls_version", "bridge_insecure"] {
                 guard let at = state.setAt[option] else { continue }
                 if option == "bridge_insecure" && !bridge.insecure { continue }
-                error(at, "\(name): \(option) needs bridge_cafile or bridge_capath, which turn TLS on for the "
-                    + "bridge; add one or remove \(option)")
+                error(
+                    at,
+                    "\(name): \(option) needs bridge_cafile or bridge_capath, which turn TLS on for the "
+                        + "bridge; add one or remove \(option)")
             }
         }
     }
@@ -167,8 +191,10 @@ extension ConfigurationParser {
         for state in bridges {
             guard let id = state.bridge.localClientID else { continue }
             if let other = seen[id] {
-                error(state.setAt["local_clientid"] ?? state.location, "bridge \"\(state.bridge.name)\": "
-                    + "local_clientid \"\(id)\" is also used by bridge \"\(other)\"; each bridge needs its own")
+                error(
+                    state.setAt["local_clientid"] ?? state.location,
+                    "bridge \"\(state.bridge.name)\": "
+                        + "local_clientid \"\(id)\" is also used by bridge \"\(other)\"; each bridge needs its own")
             } else {
                 seen[id] = state.bridge.name
             }

@@ -8,8 +8,10 @@ extension ConfigurationParser {
             return nil
         }
         if line.rest.contains(" #") || line.rest.contains("\t#") {
-            warning(line.location, "\(line.name): the value \"\(line.rest)\" contains \"#\"; Mosquitto has no "
-                + "trailing comments, the whole rest of the line is the value")
+            warning(
+                line.location,
+                "\(line.name): the value \"\(line.rest)\" contains \"#\"; Mosquitto has no "
+                    + "trailing comments, the whole rest of the line is the value")
         }
         return String(line.rest)
     }
@@ -27,8 +29,10 @@ extension ConfigurationParser {
     mutating func extraWords(_ line: OptionLine, after count: Int) {
         let extra = line.words.dropFirst(count)
         if let first = extra.first, !first.hasPrefix("#") {
-            warning(line.location, "\(line.name): extra text \"\(extra.joined(separator: " "))\" after the value is "
-                + "ignored")
+            warning(
+                line.location,
+                "\(line.name): extra text \"\(extra.joined(separator: " "))\" after the value is "
+                    + "ignored")
         }
     }
 
@@ -53,9 +57,11 @@ extension ConfigurationParser {
         }
         guard range.contains(value) else {
             let bounds =
-                range.lowerBound <= Int(Int32.min) ? "at most \(range.upperBound)"
-                : range.upperBound == Int.max ? "at least \(range.lowerBound)"
-                : "\(range.lowerBound) to \(range.upperBound)"
+                range.lowerBound <= Int(Int32.min)
+                ? "at most \(range.upperBound)"
+                : range.upperBound == Int.max
+                    ? "at least \(range.lowerBound)"
+                    : "\(range.lowerBound) to \(range.upperBound)"
             error(line.location, "\(line.name): \(value) is out of range (\(bounds))\(hint)")
             return nil
         }
@@ -82,8 +88,10 @@ extension ConfigurationParser {
         guard let text = word(line) else { return nil }
         if let version = TLSVersion(rawValue: String(text)) { return version }
         if text == "tlsv1.1" || text == "tlsv1" || text == "tlsv1.0" {
-            error(line.location, "\(line.name): \"\(text)\" is refused: TLS 1.0 and 1.1 are insecure (RFC 8996); "
-                + "use tlsv1.2 or tlsv1.3")
+            error(
+                line.location,
+                "\(line.name): \"\(text)\" is refused: TLS 1.0 and 1.1 are insecure (RFC 8996); "
+                    + "use tlsv1.2 or tlsv1.3")
         } else {
             error(line.location, "\(line.name): \"\(text)\" is not one of tlsv1.2, tlsv1.3")
         }
@@ -93,8 +101,10 @@ extension ConfigurationParser {
     /// A topic name without wildcards (mount points, prefixes, notification and `kos_*` topics).
     mutating func topicName(_ value: String, _ line: OptionLine, what: String = "") -> Bool {
         if value.contains("+") || value.contains("#") {
-            error(line.location, "\(line.name): \(what)\"\(value)\" contains a wildcard (+ or #), which a topic "
-                + "name cannot")
+            error(
+                line.location,
+                "\(line.name): \(what)\"\(value)\" contains a wildcard (+ or #), which a topic "
+                    + "name cannot")
             return false
         }
         if value.utf8.count > 65535 || value.contains("\u{0}") {
@@ -110,8 +120,10 @@ extension ConfigurationParser {
         guard let last = text.last, let unit = ExpirationDuration.Unit(rawValue: last),
             let count = Int(text.dropLast()), count > 0
         else {
-            error(line.location, "\(line.name): \"\(text)\" is not a duration; write a positive number followed by "
-                + "h, d, w, m or y (hours, days, weeks, months, years), e.g. 14d")
+            error(
+                line.location,
+                "\(line.name): \"\(text)\" is not a duration; write a positive number followed by "
+                    + "h, d, w, m or y (hours, days, weeks, months, years), e.g. 14d")
             return nil
         }
         return ExpirationDuration(count: count, unit: unit)
@@ -124,8 +136,10 @@ extension ConfigurationParser {
         _ line: OptionLine, canonical: String, in setAt: WritableKeyPath<Self, [String: SourceLocation]>
     ) -> Bool {
         if let first = self[keyPath: setAt][canonical] {
-            error(line.location, "duplicate \(line.name) (first set at \(first)); Mosquitto refuses a second value, "
-                + "remove one")
+            error(
+                line.location,
+                "duplicate \(line.name) (first set at \(first)); Mosquitto refuses a second value, "
+                    + "remove one")
             return false
         }
         self[keyPath: setAt][canonical] = line.location

@@ -112,7 +112,6 @@ extension MosquittoConfiguration {
         flag("use_subject_as_username", listener.useSubjectAsUsername)
         add("tls_version", listener.tlsVersion?.rawValue)
         add("ciphers", listener.ciphers)
-        add("ciphers_tls1.3", listener.ciphersTLS13)
         add("listener_allow_anonymous", listener.listenerAllowAnonymous)
         add("allow_anonymous", listener.allowAnonymous)
         add("password_file", listener.passwordFile)
@@ -163,7 +162,8 @@ extension MosquittoConfiguration {
         add("bridge_insecure", bridge.insecure, default: false)
         add("bridge_tls_version", bridge.tlsVersion?.rawValue)
         for topic in bridge.topics {
-            var line = "topic \(topic.pattern.isEmpty ? "\"\"" : topic.pattern) \(topic.direction.rawValue) "
+            var line =
+                "topic \(topic.pattern.isEmpty ? "\"\"" : topic.pattern) \(topic.direction.rawValue) "
                 + "\(topic.qos.rawValue)"
             if topic.localPrefix != nil || topic.remotePrefix != nil {
                 line += " \(topic.localPrefix ?? "\"\"") \(topic.remotePrefix ?? "\"\"")"

@@ -141,7 +141,11 @@ package struct EffectiveSecurity: Sendable, Hashable {
 /// `persistent_client_expiration`: an integer and a unit, `h`, `d`, `w`, `m` (30 days) or `y` (365 days).
 package struct ExpirationDuration: Sendable, Hashable, CustomStringConvertible {
     package enum Unit: Character, Sendable, Hashable, CaseIterable {
-        case hour = "h", day = "d", week = "w", month = "m", year = "y"
+        case hour = "h"
+        case day = "d"
+        case week = "w"
+        case month = "m"
+        case year = "y"
 
         /// Mosquitto's multipliers: a month is 30 days and a year 365.
         package var seconds: Int {
@@ -248,8 +252,6 @@ package struct Listener: Sendable, Hashable {
     package var tlsVersion: TLSVersion?
     /// `ciphers`: OpenSSL cipher list for TLS 1.2.
     package var ciphers: String?
-    /// `ciphers_tls1.3`: TLS 1.3 cipher suites.
-    package var ciphersTLS13: String?
     /// `dhparamfile`. Accepted with a warning and not used: the gateway only offers ECDHE key exchange.
     package var dhParamFile: String?
 

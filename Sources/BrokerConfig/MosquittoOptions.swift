@@ -70,18 +70,21 @@ package enum MosquittoOptions {
         option("autosave_on_changes", .global),
         option(
             "check_retain_source", .global,
-            .refused("not implemented: the broker does not re-check the publisher's access when it sends a "
-                + "retained message; remove the line")),
+            .refused(
+                "not implemented: the broker does not re-check the publisher's access when it sends a "
+                    + "retained message; remove the line")),
         option(
             "clientid_prefixes", .global,
-            .refused("deprecated in Mosquitto 2.0 and not implemented; restrict clients with password_file and "
-                + "acl_file")),
+            .refused(
+                "deprecated in Mosquitto 2.0 and not implemented; restrict clients with password_file and "
+                    + "acl_file")),
         option("connection_messages", .global),
         option("include_dir", .global),
         option(
             "log_dest", .global,
-            .differs("stdout, stderr, file and none are supported; syslog, topic and dlt are refused until the "
-                + "gateway's event system can carry log lines")),
+            .differs(
+                "stdout, stderr, file and none are supported; syslog, topic and dlt are refused until the "
+                    + "gateway's event system can carry log lines")),
         option(
             "log_facility", .global,
             .refused("only used with log_dest syslog, which the gateway does not support")),
@@ -102,8 +105,9 @@ package enum MosquittoOptions {
         option("max_queued_messages", .global),
         option(
             "memory_limit", .global,
-            .refused("the gateway does not count its heap allocations; bound memory with max_packet_size, "
-                + "max_queued_messages and max_connections, or with the service manager (MemoryMax=)")),
+            .refused(
+                "the gateway does not count its heap allocations; bound memory with max_packet_size, "
+                    + "max_queued_messages and max_connections, or with the service manager (MemoryMax=)")),
         option("message_size_limit", .global),
         option("password_file", .security),
         option("per_listener_settings", .global),
@@ -121,19 +125,22 @@ package enum MosquittoOptions {
         option("sys_interval", .global),
         option(
             "upgrade_outgoing_qos", .global,
-            .refused("non-standard: MQTT forbids delivering a message with a higher QoS than it was published "
-                + "with")),
+            .refused(
+                "non-standard: MQTT forbids delivering a message with a higher QoS than it was published "
+                    + "with")),
         option(
             "user", .global,
-            .differs("accepted with a warning: the gateway does not change user after start; run it as the user "
-                + "you want (systemd User=)")),
+            .differs(
+                "accepted with a warning: the gateway does not change user after start; run it as the user "
+                    + "you want (systemd User=)")),
         // Listeners.
         option("bind_address", .listener, .differs("deprecated; sets the default listener's address, as in Mosquitto")),
         option("bind_interface", .listener),
         option(
             "http_dir", .listener,
-            .refused("the gateway does not serve files over HTTP on its WebSocket listeners; its web interface is "
-                + "separate")),
+            .refused(
+                "the gateway does not serve files over HTTP on its WebSocket listeners; its web interface is "
+                    + "separate")),
         option("listener", .listener, .differs("Unix domain sockets (`listener 0 PATH`) are refused")),
         option("max_connections", .listener),
         option("max_qos", .listener),
@@ -154,11 +161,17 @@ package enum MosquittoOptions {
             .differs("every *.pem and *.crt file of the directory is loaded at start; no `openssl rehash` needed")),
         option("certfile", .listener),
         option("ciphers", .listener),
-        option("ciphers_tls1.3", .listener),
+        option(
+            "ciphers_tls1.3", .listener,
+            .refused(
+                "the TLS library always offers its three TLS 1.3 suites (AES-128-GCM, AES-256-GCM, "
+                    + "ChaCha20-Poly1305) and cannot narrow them; use tls_version tlsv1.2 with ciphers to choose suites"
+            )),
         option(
             "crlfile", .listener,
-            .refused("certificate revocation lists are not supported yet; the gateway refuses rather than accept "
-                + "revoked certificates")),
+            .refused(
+                "certificate revocation lists are not supported yet; the gateway refuses rather than accept "
+                    + "revoked certificates")),
         option(
             "dhparamfile", .listener,
             .differs("accepted with a warning and not used: the gateway only offers ECDHE key exchange")),
@@ -244,8 +257,9 @@ package enum MosquittoOptions {
             origin: "Mosquitto 1.x"),
         option(
             "listener_allow_anonymous", .listener,
-            .differs("Mosquitto 2.1 option; allow_anonymous for the current listener whatever "
-                + "per_listener_settings says"),
+            .differs(
+                "Mosquitto 2.1 option; allow_anonymous for the current listener whatever "
+                    + "per_listener_settings says"),
             origin: "Mosquitto 2.1"),
         // Gateway extensions.
         option("kos_audit", .global, origin: "Rampart extension"),

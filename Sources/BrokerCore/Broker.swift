@@ -9,7 +9,7 @@ import Synchronization
 /// Safe to use from every event loop. Lock order, outermost first: `registry`, `router`, a session's state,
 /// `retained`. Routing copies the subscription trie under the lock and matches outside it.
 package final class Broker: Sendable {
-    package let configuration: BrokerConfiguration
+    private let settings: Mutex<BrokerConfiguration>
     package let statistics = BrokerStatistics()
     package let startedAt: NIODeadline
     private let router = Mutex(SubscriptionTrie())
@@ -43,9 +43,18 @@ package final class Broker: Sendable {
         persistence: (any PersistenceSink)? = nil,
         now: NIODeadline
     ) {
-        self.configuration = configuration
+        self.settings = Mutex(configuration)
         self.persistence = persistence
         self.startedAt = now
+    }
+
+    /// The protocol limits in force. A connection reads them as it handles each packet, so a change applies to
+    /// every client from its next packet on.
+    package var configuration: BrokerConfiguration { settings.withLock { $0 } }
+
+    /// Replaces the protocol limits (configuration reload).
+    package func update(configuration: BrokerConfiguration) {
+        settings.withLock { $0 = configuration }
     }
 
     // MARK: Sessions

@@ -25,8 +25,6 @@ package struct ListenerConfiguration: Sendable {
         package var minimumVersion: TLSVersionFloor = .tls12
         /// OpenSSL cipher list for TLS 1.2 (`ciphers`); nil for the library's defaults.
         package var ciphers: String?
-        /// TLS 1.3 cipher suites (`ciphers_tls1.3`); nil for defaults.
-        package var tls13Ciphers: String?
         /// Use the whole certificate subject rather than its CN as the username (`use_subject_as_username`).
         package var subjectAsUsername = false
 

@@ -1,5 +1,7 @@
 import BrokerCore
+import Foundation
 import Logging
+import MQTTCodec
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -36,18 +38,34 @@ package final class MQTTServer: Service, Sendable {
     }
 
     /// What became of one configured listener.
-    package enum ListenerState: Sendable, Equatable {
+    package enum ListenerState: Sendable, Equatable, CustomStringConvertible {
         case listening(SocketAddress)
         /// The listener could not start: its address is taken, its TLS files are unusable …
         case failed(String)
+
+        package var description: String {
+            switch self {
+            case .listening(let address): return "listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)"
+            case .failed(let reason): return "cannot bind: \(reason)"
+            }
+        }
     }
 
     package let broker: Broker
     private let configuration: Configuration
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let registry = ConnectionRegistry()
-    private let states = Mutex<[ListenerState]>([])
+    private let listeners = Mutex<[RunningListener]>([])
+    private let reconfiguring = Atomic<Bool>(false)
+
+    /// One configured listener with its bound channel (nil when it could not start) and its connections.
+    private struct RunningListener: Sendable {
+        var configuration: ListenerConfiguration
+        var key: ListenerKey
+        var channel: (any Channel)?
+        var registry: ConnectionRegistry
+        var state: ListenerState
+    }
 
     package init(broker: Broker, configuration: Configuration, group: any EventLoopGroup, logger: Logger) {
         self.broker = broker
@@ -57,7 +75,7 @@ package final class MQTTServer: Service, Sendable {
     }
 
     /// The state of each configured listener, in configuration order, once `run` has started them.
-    package var listenerStates: [ListenerState] { states.withLock { $0 } }
+    package var listenerStates: [ListenerState] { listeners.withLock { $0.map(\.state) } }
 
     /// The address of the first listener that is listening.
     package var localAddress: SocketAddress? {
@@ -67,54 +85,125 @@ package final class MQTTServer: Service, Sendable {
         return nil
     }
 
+    /// Open connections across all listeners.
+    package var connectionCount: Int { listeners.withLock { $0.reduce(0) { $0 + $1.registry.count } } }
+
     package func run() async throws {
-        var channels: [any Channel] = []
-        var states: [ListenerState] = []
-        for listener in configuration.listeners {
-            do {
-                let channel = try await bind(listener)
-                channels.append(channel)
-                let address = channel.localAddress
-                states.append(address.map { .listening($0) } ?? .failed("no local address"))
-                logger.info(
-                    "MQTT listener started",
-                    metadata: ["listener": "\(listener.displayName)", "address": "\(address.map { "\($0)" } ?? "?")"]
-                )
-            } catch {
-                let reason = "\(error)"
-                states.append(.failed(reason))
-                logger.error(
-                    "MQTT listener cannot start",
-                    metadata: ["listener": "\(listener.displayName)", "error": "\(reason)"]
-                )
-                if configuration.failWhenAListenerCannotBind {
-                    for channel in channels { try? await channel.close() }
-                    self.states.withLock { $0 = states }
-                    throw error
-                }
-            }
+        let states = try await reconfigure(configuration.listeners)
+        if configuration.failWhenAListenerCannotBind,
+            let failure = states.first(where: { if case .failed = $0 { true } else { false } })
+        {
+            await closeAll()
+            throw ListenerFailure(description: "\(failure)")
         }
-        self.states.withLock { $0 = states }
 
         let timers = startTimers(on: group.next())
         try? await gracefulShutdown()
 
-        logger.info("MQTT listeners stopping", metadata: ["connections": "\(registry.count)"])
+        logger.info("MQTT listeners stopping", metadata: ["connections": "\(connectionCount)"])
         for timer in timers { timer.cancel() }
-        for channel in channels { try? await channel.close() }
-        for handle in registry.all { handle.serverShuttingDown() }
-        let deadline = NIODeadline.now() + configuration.shutdownGrace
-        while registry.count > 0 && NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await closeAll()
         logger.info("MQTT listeners stopped")
     }
 
-    private func bind(_ listener: ListenerConfiguration) async throws -> any Channel {
+    /// Makes the running listeners match `listeners`: a listener whose settings did not change keeps its socket
+    /// and its connections (its security rules are swapped in place, so clients follow them at their next
+    /// operation); a changed one is closed with its connections and bound again; a new one is bound; one no longer
+    /// configured is closed. Not reentrant: one reconfiguration at a time.
+    /// - Returns: the state of each listener, in order.
+    @discardableResult
+    package func reconfigure(_ desired: [ListenerConfiguration]) async throws -> [ListenerState] {
+        guard reconfiguring.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw ListenerFailure(description: "another reconfiguration is in progress")
+        }
+        defer { reconfiguring.store(false, ordering: .releasing) }
+
+        let current = listeners.withLock { $0 }
+        var kept: [Int: RunningListener] = [:]
+        var reused = Set<Int>()
+        for (index, listener) in desired.enumerated() {
+            let key = ListenerKey(listener)
+            if let match = current.indices.first(where: {
+                !reused.contains($0) && current[$0].key == key && current[$0].channel != nil
+            }) {
+                reused.insert(match)
+                current[match].configuration.context.security.replace(with: listener.context.security.current)
+                kept[index] = current[match]
+            }
+        }
+        for index in current.indices where !reused.contains(index) {
+            await close(current[index], reason: "reconfigured")
+        }
+        var next: [RunningListener] = []
+        for (index, listener) in desired.enumerated() {
+            if let existing = kept[index] {
+                next.append(existing)
+            } else {
+                next.append(await start(listener))
+            }
+        }
+        listeners.withLock { $0 = next }
+        return next.map(\.state)
+    }
+
+    private func start(_ listener: ListenerConfiguration) async -> RunningListener {
+        let registry = ConnectionRegistry()
+        do {
+            let channel = try await bind(listener, registry: registry)
+            let address = channel.localAddress
+            logger.info(
+                "MQTT listener started",
+                metadata: ["listener": "\(listener.displayName)", "address": "\(address.map { "\($0)" } ?? "?")"]
+            )
+            return RunningListener(
+                configuration: listener,
+                key: ListenerKey(listener),
+                channel: channel,
+                registry: registry,
+                state: address.map { .listening($0) } ?? .failed("no local address")
+            )
+        } catch {
+            logger.error(
+                "MQTT listener cannot start",
+                metadata: ["listener": "\(listener.displayName)", "error": "\(error)"]
+            )
+            return RunningListener(
+                configuration: listener,
+                key: ListenerKey(listener),
+                channel: nil,
+                registry: registry,
+                state: .failed("\(listener.displayName): \(error)")
+            )
+        }
+    }
+
+    /// Stops accepting on a listener and closes its connections (v5 clients get DISCONNECT 0x8B).
+    private func close(_ listener: RunningListener, reason: String) async {
+        if let channel = listener.channel {
+            try? await channel.close()
+            logger.info(
+                "MQTT listener closed",
+                metadata: ["listener": "\(listener.configuration.displayName)", "reason": "\(reason)"])
+        }
+        for handle in listener.registry.all { handle.serverShuttingDown() }
+        let deadline = NIODeadline.now() + configuration.shutdownGrace
+        while listener.registry.count > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func closeAll() async {
+        let all = listeners.withLock { listeners in
+            defer { listeners.removeAll() }
+            return listeners
+        }
+        for listener in all { await close(listener, reason: "shutdown") }
+    }
+
+    private func bind(_ listener: ListenerConfiguration, registry: ConnectionRegistry) async throws -> any Channel {
         let sslContext = try listener.tls.map(TLSContextFactory.makeContext)
         let host = try listener.interface.map(Self.address(ofInterface:)) ?? listener.host
         let broker = self.broker
-        let registry = self.registry
         let logger = self.logger
         let connectTimeout = configuration.connectTimeout
         let maxFrameSize = configuration.maxWebSocketFrameSize
@@ -237,6 +326,44 @@ package final class MQTTServer: Service, Sendable {
             )
         }
         return tasks
+    }
+}
+
+struct ListenerFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// What makes two listener configurations the same listener: everything but the security rules, which are
+/// swapped in place. Certificate files are compared by content, so a renewed certificate restarts the listener.
+struct ListenerKey: Hashable, Sendable {
+    var host: String
+    var port: Int
+    var interface: String?
+    var framing: ListenerConfiguration.Framing
+    var tls: ListenerConfiguration.TLS?
+    var tlsFiles: [Data?]
+    var maxConnections: Int?
+    var mountPoint: String
+    var useCertificateIdentityAsUsername: Bool
+    var maximumQoS: QoS?
+    var topicAliasMaximum: UInt16?
+    var throttled: Bool
+
+    init(_ listener: ListenerConfiguration) {
+        host = listener.host
+        port = listener.port
+        interface = listener.interface
+        framing = listener.framing
+        tls = listener.tls
+        tlsFiles = [listener.tls?.certificateFile, listener.tls?.keyFile, listener.tls?.caFile].map { path in
+            path.flatMap { FileManager.default.contents(atPath: $0) }
+        }
+        maxConnections = listener.maxConnections
+        mountPoint = listener.context.mountPoint
+        useCertificateIdentityAsUsername = listener.context.useCertificateIdentityAsUsername
+        maximumQoS = listener.context.maximumQoS
+        topicAliasMaximum = listener.context.topicAliasMaximum
+        throttled = listener.context.loginThrottle != nil
     }
 }
 

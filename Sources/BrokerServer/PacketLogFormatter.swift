@@ -6,7 +6,8 @@ import MQTTCodec
 enum PacketLogFormatter {
     static func describe(_ packet: MQTTPacket, direction: ClientConnection.PacketDirection, client: String) -> String {
         let client = client.isEmpty ? "(unknown)" : client
-        let verb = direction == .received ? "Received \(packet.type) from \(client)" : "Sending \(packet.type) to \(client)"
+        let verb =
+            direction == .received ? "Received \(packet.type) from \(client)" : "Sending \(packet.type) to \(client)"
         switch packet {
         case .connect(let connect):
             let will = connect.will.map { ", will '\($0.topic)' q\($0.qos.rawValue) r\($0.retain ? 1 : 0)" } ?? ""
@@ -23,7 +24,8 @@ enum PacketLogFormatter {
             let filters = subscribe.subscriptions.map { "\($0.filter) (QoS \($0.options.qos.rawValue))" }
             return "\(verb) (m\(subscribe.packetIdentifier)): " + filters.joined(separator: ", ")
         case .suback(let ack):
-            return "\(verb) (m\(ack.packetIdentifier), " + ack.reasonCodes.map { "\($0.rawValue)" }.joined(separator: ",")
+            return "\(verb) (m\(ack.packetIdentifier), "
+                + ack.reasonCodes.map { "\($0.rawValue)" }.joined(separator: ",")
                 + ")"
         case .unsubscribe(let unsubscribe):
             return "\(verb) (m\(unsubscribe.packetIdentifier)): " + unsubscribe.filters.joined(separator: ", ")

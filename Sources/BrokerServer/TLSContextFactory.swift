@@ -30,14 +30,6 @@ enum TLSContextFactory {
         )
         configuration.minimumTLSVersion = tls.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
         if let ciphers = tls.ciphers { configuration.cipherSuites = ciphers }
-        if let suites = tls.tls13Ciphers {
-            configuration.cipherSuiteValues = try suites.split(separator: ":").map { name in
-                guard let suite = tls13Suites[String(name)] else {
-                    throw Failure(description: "ciphers_tls1.3: unknown TLS 1.3 cipher suite \"\(name)\"")
-                }
-                return suite
-            }
-        }
         var roots: [NIOSSLCertificate] = []
         if let caFile = tls.caFile {
             do {
@@ -67,12 +59,6 @@ enum TLSContextFactory {
             )
         }
     }
-
-    private static let tls13Suites: [String: NIOTLSCipher] = [
-        "TLS_AES_128_GCM_SHA256": .TLS_AES_128_GCM_SHA256,
-        "TLS_AES_256_GCM_SHA384": .TLS_AES_256_GCM_SHA384,
-        "TLS_CHACHA20_POLY1305_SHA256": .TLS_CHACHA20_POLY1305_SHA256,
-    ]
 
     /// The username a client certificate stands for: its subject's CN, or the whole subject (RFC 4514 form).
     static func identity(of certificate: NIOSSLCertificate, wholeSubject: Bool) -> String? {

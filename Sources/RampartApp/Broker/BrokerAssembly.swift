@@ -108,7 +108,6 @@ struct BrokerAssembly {
             tls.requireCertificate = listener.requireCertificate
             tls.minimumVersion = listener.tlsVersion == .tls13 ? .tls13 : .tls12
             tls.ciphers = listener.ciphers
-            tls.tls13Ciphers = listener.ciphersTLS13
             tls.subjectAsUsername = listener.useSubjectAsUsername
             runtime.tls = tls
         }

@@ -56,7 +56,8 @@ enum FileSecurityLoader {
             switch contents(of: path) {
             case .text(let text):
                 do {
-                    authorizer = AccessControlListAuthorizer(list: try AccessControlList(contents: text, fileName: path))
+                    authorizer = AccessControlListAuthorizer(
+                        list: try AccessControlList(contents: text, fileName: path))
                 } catch {
                     let found = AccessControlList.diagnose(contents: text, fileName: path).map(\.description)
                     messages += found.isEmpty ? [error.description] : found
@@ -78,7 +79,9 @@ enum FileSecurityLoader {
     }
 
     private static func contents(of path: String) -> FileText {
-        guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("\(path): cannot read file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .unreadable("\(path): cannot read file")
+        }
         guard let text = String(data: data, encoding: .utf8) else { return .unreadable("\(path): not UTF-8 text") }
         return .text(text)
     }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 
 /// `rampart broker`: only the MQTT broker, from a Mosquitto configuration file, with Mosquitto's command line, so
 /// that Rampart can replace Mosquitto in existing deployments and scripts.
@@ -97,11 +98,37 @@ struct BrokerCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
+        let reloader = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                await reload(broker: broker, server: server, logger: logger, workingDirectory: workingDirectory)
+            }
+        }
+        defer { reloader.cancel() }
         do {
             try await group.run()
         } catch {
             logger.error("broker stopped with an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
+        }
+    }
+
+    /// SIGHUP: reads the configuration file again and applies it as a profile activation does. An invalid file
+    /// changes nothing; unchanged listeners keep their connections; new security rules apply to connected clients
+    /// at their next operation.
+    private func reload(broker: Broker, server: MQTTServer, logger: Logger, workingDirectory: String) async {
+        logger.notice("SIGHUP: reloading the configuration", metadata: ["file": "\(configFile ?? "(defaults)")"])
+        do {
+            let configuration = try loadConfiguration(workingDirectory: workingDirectory)
+            let assembly = try BrokerAssembly.make(
+                from: configuration,
+                extraPort: port,
+                workingDirectory: workingDirectory
+            )
+            broker.update(configuration: assembly.broker)
+            let states = try await server.reconfigure(assembly.listeners)
+            logger.notice("configuration reloaded", metadata: ["listeners": "\(states)"])
+        } catch {
+            logger.error("configuration not reloaded; the running one stays in force", metadata: ["error": "\(error)"])
         }
     }
 
