@@ -274,18 +274,18 @@ package struct AccessControlList: Sendable {
     ///
     /// For a shared subscription `$share/<group>/<filter>` the rule applies to `<filter>`. The subscription is
     /// allowed if and only if
-    /// 1. no `deny` entry that applies to the client *overlaps* the filter (some topic is matched by both), and
-    /// 2. a single `read` or `readwrite` entry that applies to the client *covers* the filter (every topic the
-    ///    filter matches, the entry matches too).
+    /// 1. no `deny` entry that applies to the client *covers* the filter (matches every topic the filter
+    ///    matches), and
+    /// 2. a single `read` or `readwrite` entry that applies to the client *covers* the filter.
     ///
     /// So with `topic read a/b/#`, `a/b/#`, `a/b/+/c` and `a/b` may be subscribed but `a/#` may not, because `a/#`
-    /// would also match `a/c`; and with `topic read a/#` plus `topic deny a/secret`, `a/#` and `a/+` are refused
-    /// while `a/public/#` is allowed. The rule is deliberately conservative: a subscription is granted only when
-    /// everything it can ever deliver is readable, so an allowed SUBSCRIBE never depends on per-message filtering.
-    /// Delivery is still checked per message with `.read` (a later reload may shrink the rules). Coverage by the
-    /// union of several entries (`a/b` and `a/c` for `a/+`) is not considered; subscribe to each topic instead.
-    /// The MQTT `$` rule holds throughout: `topic read #` does not cover `$SYS/#`, and `topic deny $SYS/#` does not
-    /// overlap `#`.
+    /// would also match `a/c`, which nothing grants. With `topic readwrite a/#` plus `topic deny a/private/#` —
+    /// the usual way to carve a private corner out of a tree — `a/#` is granted and `a/private/#` refused; the
+    /// messages under `a/private/` are then filtered out one by one, since delivery is always checked per message
+    /// with `.read`. (Refusing `a/#` there, as an earlier version did, left such configurations unusable.)
+    /// Coverage by the union of several entries (`a/b` and `a/c` for `a/+`) is not considered; subscribe to each
+    /// topic instead.
+    /// The MQTT `$` rule holds throughout: `topic read #` does not cover `$SYS/#`.
     package func decide(_ access: Access, topicOrFilter: String, clientID: String, username: String?) -> Decision {
         let rules = ruleSet(for: username)
         switch access {
@@ -344,14 +344,14 @@ package struct AccessControlList: Sendable {
         _ filter: Substring, rules: RuleSet?, clientID: String, username: String?
     ) -> Decision {
         if let rules {
-            for rule in rules.denies where FilterRelations.overlap(rule.filter, filter) {
+            for rule in rules.denies where FilterRelations.covers(rule.filter, filter) {
                 return .deniedByRule(line: rule.line)
             }
         }
         let identity = patterns.isEmpty ? nil : Identity(clientID: clientID, username: username)
         if let identity {
             for rule in patterns.denies {
-                if let denied = Self.substitute(rule, identity), FilterRelations.overlap(denied, filter) {
+                if let denied = Self.substitute(rule, identity), FilterRelations.covers(denied, filter) {
                     return .deniedByRule(line: rule.line)
                 }
             }

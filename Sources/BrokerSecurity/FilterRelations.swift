@@ -5,7 +5,7 @@
 /// entries when it reads the file and the requested filter before calling.
 ///
 /// The `$` rule of MQTT 5 §4.7.2 is applied: a filter whose first level is `+` or `#` matches no topic starting with
-/// `$`, so such a filter neither covers nor overlaps a filter whose first level is a literal starting with `$`.
+/// `$`, so such a filter does not cover a filter whose first level is a literal starting with `$`.
 enum FilterRelations {
     private static let slash = UInt8(ascii: "/")
     private static let plus = UInt8(ascii: "+")
@@ -56,38 +56,6 @@ enum FilterRelations {
                 return false
             }
             if !outer.utf8[outerLevel].elementsEqual(inner.utf8[innerLevel]) {
-                return false
-            }
-        }
-    }
-
-    /// Whether some topic is matched by both filters.
-    ///
-    /// Examples: `a/#` and `+/b` overlap (`a/b`); `a/+` and `a/b/c` do not; `#` and `$SYS/x` do not.
-    static func overlap(_ first: some StringProtocol, _ second: some StringProtocol) -> Bool {
-        let firstLevels = LevelCursor(first.utf8)
-        let secondLevels = LevelCursor(second.utf8)
-        if (firstLevels.firstLevelIsWildcard && secondLevels.firstLevelIsDollarLiteral)
-            || (secondLevels.firstLevelIsWildcard && firstLevels.firstLevelIsDollarLiteral)
-        {
-            return false
-        }
-        var firstCursor = firstLevels
-        var secondCursor = secondLevels
-        while true {
-            let firstLevel = firstCursor.next()
-            let secondLevel = secondCursor.next()
-            if let firstLevel, isHash(firstLevel, in: first.utf8) { return true }
-            if let secondLevel, isHash(secondLevel, in: second.utf8) { return true }
-            guard let firstLevel, let secondLevel else {
-                // Both exhausted: the topic made of the levels so far is in both. One exhausted: the other needs
-                // more levels (a trailing `#` was handled above), so no common topic.
-                return firstLevel == nil && secondLevel == nil
-            }
-            if isPlus(firstLevel, in: first.utf8) || isPlus(secondLevel, in: second.utf8) {
-                continue
-            }
-            if !first.utf8[firstLevel].elementsEqual(second.utf8[secondLevel]) {
                 return false
             }
         }

@@ -24,6 +24,16 @@ extension EventLoopFuture where Value: Sendable {
     }
 }
 
+extension EventLoopPromise where Value: Sendable {
+    /// Waits at most `timeout`, failing the promise itself on time-out so that it never leaks unfulfilled.
+    func wait(within timeout: TimeAmount = .seconds(10), _ what: String) async throws -> Value {
+        let promise = self
+        let timer = futureResult.eventLoop.scheduleTask(in: timeout) { promise.fail(TimeoutError(what: what)) }
+        futureResult.whenComplete { _ in timer.cancel() }
+        return try await futureResult.get()
+    }
+}
+
 /// Collects the messages a client receives; `wait(for:)` resolves once enough have arrived.
 final class Inbox: Sendable {
     private struct State {
@@ -65,7 +75,7 @@ final class Inbox: Sendable {
         if let current {
             promise.succeed(current)
         }
-        let all = try await promise.futureResult.get(within: timeout, "\(count) messages")
+        let all = try await promise.wait(within: timeout, "\(count) messages")
         return Array(all.prefix(count))
     }
 }

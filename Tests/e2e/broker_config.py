@@ -150,6 +150,8 @@ class ConfBroker:
     def start(self, conf_text: str, *, args: tuple[str, ...] | list[str] = (),
               conf_name: str = "mosquitto.conf", wait_ports: list[int] | None = None,
               render: bool = True) -> "ConfBroker":
+        self._start_args = (conf_text, dict(args=args, conf_name=conf_name, wait_ports=wait_ports,
+                                            render=render))
         text = self.render(conf_text) if render else conf_text
         self.conf_path = self.dir / conf_name
         self.conf_path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +187,12 @@ class ConfBroker:
                                    f"{READY_TIMEOUT}s; log tail:\n{self.log_tail()}")
             time.sleep(0.05)
         return self
+
+    def restart(self) -> "ConfBroker":
+        """stop() (SIGTERM), then start again with the same configuration, files and ports."""
+        self.stop()
+        conf_text, kw = self._start_args
+        return self.start(conf_text, **kw)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -155,7 +155,9 @@ extension ClientConnection {
             authenticator.authenticate(username: username, password: connect.password)
         else {
             throttle?.recordFailure(from: address, now: now)
-            return .failure(Refusal(disposition: refuse(.badUserNameOrPassword, "bad user name or password")))
+            // 3.1.1 keeps return code 4 for malformed credentials; like Mosquitto, wrong ones get 5 (not authorized).
+            let reason: ReasonCode = protocolVersion == .v5 ? .badUserNameOrPassword : .notAuthorized
+            return .failure(Refusal(disposition: refuse(reason, "bad user name or password")))
         }
         throttle?.recordSuccess(from: address)
         return .success(username)

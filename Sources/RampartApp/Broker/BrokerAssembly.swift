@@ -41,10 +41,13 @@ struct BrokerAssembly {
 
         var listeners = configuration.listeners
         if let extraPort {
-            var extra = BrokerConfig.Listener(kind: .explicit, port: extraPort)
-            if listeners.allSatisfy({ $0.kind == .localOnly }) { extra.bindAddress = "127.0.0.1" }
-            listeners.removeAll { $0.kind == .localOnly }
-            listeners.append(extra)
+            // With no listener configured, -p moves the local-only listener (and its anonymous access) to that
+            // port, as Mosquitto does; otherwise it adds a plain listener.
+            if listeners.allSatisfy({ $0.kind == .localOnly }) {
+                listeners = [BrokerConfig.Listener(kind: .localOnly, port: extraPort)]
+            } else {
+                listeners.append(BrokerConfig.Listener(kind: .explicit, port: extraPort))
+            }
         }
         var policies: [EffectiveSecurity: SecurityPolicyReference] = [:]
         var runtime: [ListenerConfiguration] = []

@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import RampartModel
 import ServiceLifecycle
+import UnixSignals
 
 /// `rampart run`: the gateway daemon with what exists so far, the MQTT broker.
 struct RunCommand: AsyncParsableCommand {
@@ -36,11 +37,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Messages queued per session beyond the in-flight window; more are dropped and counted.")
     var maxQueuedMessages: Int = 1000
 
-    @Option(help: "Receive Maximum announced to v5 clients: unreleased QoS 2 messages a client may send at once.")
+    @Option(
+        help: """
+            In-flight window both ways (mosquitto.conf max_inflight_messages): the Receive Maximum announced to v5 \
+            clients, and the outgoing window of 3.1.1 clients.
+            """
+    )
     var receiveMaximum: UInt16 = 20
-
-    @Option(help: "Outgoing in-flight window for MQTT 3.1/3.1.1 clients.")
-    var maxInflightMessages: Int = 20
 
     @Option(help: "Largest MQTT packet accepted, in bytes (at most 268435460, the protocol maximum).")
     var maxPacketSize: UInt32 = 8 * 1024 * 1024
@@ -62,7 +65,6 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard receiveMaximum > 0 else { throw ValidationError("--receive-maximum must be at least 1") }
-        guard maxInflightMessages > 0 else { throw ValidationError("--max-inflight-messages must be at least 1") }
         guard maxQueuedMessages >= 0 else { throw ValidationError("--max-queued-messages must not be negative") }
         guard (16...268_435_460).contains(maxPacketSize) else {
             throw ValidationError("--max-packet-size must be between 16 and 268435460 bytes, got \(maxPacketSize)")
@@ -77,25 +79,45 @@ struct RunCommand: AsyncParsableCommand {
 
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         logger.info("starting", metadata: ["version": "\(ProductInfo.version)", "data_dir": "\(dataDir)"])
+        let pidFile = dataDir + "/rampart.pid"
+        try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
 
-        var brokerConfiguration = BrokerConfiguration()
-        brokerConfiguration.maxKeepAlive = maxKeepalive
-        brokerConfiguration.sysInterval = sysInterval
-        brokerConfiguration.maxQueuedMessages = maxQueuedMessages
-        brokerConfiguration.receiveMaximum = receiveMaximum
-        brokerConfiguration.maxInflightMessages = maxInflightMessages
-        brokerConfiguration.maximumPacketSize = maxPacketSize
-        brokerConfiguration.queueQoS0Messages = queueQos0Messages
+        let library = BrokerProfileLibrary(root: dataDir + "/broker")
+        try library.setUp(predefinedConfiguration: predefinedProfile)
+        var assembly: BrokerAssembly?
+        if let active = library.active() {
+            do {
+                assembly = try BrokerRuntime.prepare(active, in: library)
+                logger.info("broker profile", metadata: ["profile": "\(active)"])
+            } catch {
+                logger.error("the active broker profile is invalid; the broker is off", metadata: ["error": "\(error)"])
+            }
+        } else {
+            logger.notice("no broker profile active: the MQTT broker is off")
+        }
 
-        let broker = Broker(configuration: brokerConfiguration, now: .now())
-        var serverConfiguration = MQTTServer.Configuration(host: bind, port: mqttPort)
+        let brokerLogger = Logger(label: "rampart.broker")
+        let broker = Broker(configuration: assembly?.broker ?? BrokerConfiguration(), now: .now())
+        var serverConfiguration = MQTTServer.Configuration(listeners: assembly?.listeners ?? [])
         serverConfiguration.connectTimeout = .seconds(connectTimeout)
+        // A gateway keeps running when a listener cannot bind, and reports it as the profile's status.
+        serverConfiguration.failWhenAListenerCannotBind = false
         let server = MQTTServer(
             broker: broker,
             configuration: serverConfiguration,
             group: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "rampart.broker")
+            logger: brokerLogger
         )
+        let runtime = BrokerRuntime(library: library, broker: broker, server: server, logger: brokerLogger)
+        let reloader = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                logger.notice("SIGHUP: applying the active broker profile")
+                await runtime.reloadActive()
+            }
+        }
+        defer { reloader.cancel() }
+
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: server)],
@@ -105,6 +127,25 @@ struct RunCommand: AsyncParsableCommand {
         )
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// The predefined profile: the command line's listener and limits in mosquitto.conf form.
+    private var predefinedProfile: String {
+        """
+        # The predefined broker profile, written by `rampart run` from its command-line options at every start.
+        # It is read-only: create a profile from it to change it, then activate that one.
+        # Anonymous clients are allowed so that a new gateway works at once. For production, use a profile with
+        # a password_file (mosquitto_passwd format) and allow_anonymous false.
+        listener \(mqttPort) \(bind)
+        allow_anonymous true
+        max_keepalive \(maxKeepalive)
+        sys_interval \(sysInterval)
+        max_queued_messages \(maxQueuedMessages)
+        max_inflight_messages \(receiveMaximum)
+        max_packet_size \(maxPacketSize)
+        queue_qos0_messages \(queueQos0Messages)
+
+        """
     }
 
     static var defaultDataDirectory: String {
