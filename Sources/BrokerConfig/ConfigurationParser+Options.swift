@@ -109,7 +109,7 @@ extension ConfigurationParser {
                 configuration.maxInflightMessages = value == 0 ? nil : value
             }
         case "max_keepalive":
-            if let value = integer(line, 10...65535, "; Mosquitto refuses less than 10 seconds") {
+            if let value = integer(line, 1...65535, "; 0 would let clients never prove they are alive") {
                 configuration.maxKeepalive = value
             }
         case "max_packet_size":

@@ -49,7 +49,7 @@ package struct MosquittoConfiguration: Sendable, Hashable {
     package var messageSizeLimit: Int?
     /// `max_packet_size`: largest packet accepted (and announced to v5 clients); nil for no limit.
     package var maxPacketSize: Int?
-    /// `max_keepalive`: largest keep-alive accepted, 10…65535.
+    /// `max_keepalive`: largest keep-alive accepted, 1…65535 (Mosquitto refuses below 10).
     package var maxKeepalive = 65535
     /// `retain_available`: whether retained messages are supported.
     package var retainAvailable = true
