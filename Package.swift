@@ -63,7 +63,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["Persistence"],  // TEMPORARY while the durable store is written
             swiftSettings: swiftSettings
         ),
         .target(
@@ -110,7 +109,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["Persistence"],  // TEMPORARY while the durable store is written
             swiftSettings: swiftSettings
         ),
     ]

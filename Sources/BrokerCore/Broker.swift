@@ -256,7 +256,8 @@ package final class Broker: Sendable {
                     }
                 } else {
                     store[message.topic] = message
-                    persistence?.append(.retained(message))
+                    // The broker's own statistics are published again every interval: not worth a disk write.
+                    if !message.topic.hasPrefix("$SYS/") { persistence?.append(.retained(message)) }
                 }
             }
         }

@@ -35,6 +35,13 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private let listener: ListenerContext
     private let subjectAsUsername: Bool
     private let verbosePacketLog: Bool
+    private let durability: (any DurabilityBarrier)?
+    /// Replies that acknowledge messages not yet on disk, each with the barrier it waits for (the durability rule:
+    /// no PUBACK/PUBREC before the message is synced). Later replies queue behind them to keep their order.
+    private var held = CircularBuffer<(bytes: ByteBuffer, barrier: Int)>()
+    private var barriersRequested = 0
+    private var barriersCompleted = 0
+    private var closeWhenReleased = false
 
     init(
         broker: Broker,
@@ -42,10 +49,12 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         listener: ListenerContext = ListenerContext(),
         subjectAsUsername: Bool = false,
         verbosePacketLog: Bool = false,
+        durability: (any DurabilityBarrier)? = nil,
         connectTimeout: TimeAmount,
         logger: Logger
     ) {
         self.verbosePacketLog = verbosePacketLog
+        self.durability = durability
         self.broker = broker
         self.listener = listener
         self.subjectAsUsername = subjectAsUsername
@@ -216,9 +225,42 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     // MARK: Internals
 
     private func writeOutbound(context: ChannelHandlerContext) {
-        guard let bytes = connection?.takeOutbound() else { return }
-        context.write(wrapOutboundOut(bytes), promise: nil)
-        pendingFlush = true
+        guard let connection, let bytes = connection.takeOutbound() else { return }
+        if connection.takeDurabilityRequest(), let durability {
+            barriersRequested += 1
+            let barrier = barriersRequested
+            durability.whenDurable(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                switch result {
+                case .success:
+                    release(through: barrier)
+                case .failure(let error):
+                    // Not on disk: the client must not hear an acknowledgement; it resends after reconnecting.
+                    logger.error("durable store failed; closing without acknowledging", metadata: ["error": "\(error)"])
+                    held.removeAll()
+                    self.context?.close(promise: nil)
+                }
+            }
+        }
+        if barriersCompleted < barriersRequested {
+            held.append((bytes, barriersRequested))
+        } else {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            pendingFlush = true
+        }
+    }
+
+    /// Writes the replies whose barrier has completed, in order.
+    private func release(through barrier: Int) {
+        barriersCompleted = max(barriersCompleted, barrier)
+        guard let context else { return }
+        var wrote = false
+        while let first = held.first, first.barrier <= barriersCompleted {
+            held.removeFirst()
+            context.write(wrapOutboundOut(first.bytes), promise: nil)
+            wrote = true
+        }
+        if wrote { context.flush() }
+        if closeWhenReleased && held.isEmpty { context.close(promise: nil) }
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
@@ -235,7 +277,11 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         guard disposition == .close, !closing else { return }
         closing = true
         keepAliveTask?.cancel()
-        context.close(promise: nil)
+        if held.isEmpty {
+            context.close(promise: nil)
+        } else {
+            closeWhenReleased = true  // after the held acknowledgements, which are owed to the client
+        }
     }
 
     /// Closes a connection that has not sent CONNECT in time, so idle sockets cannot pile up (MQTT 5 §4.13.1

@@ -26,6 +26,8 @@ package final class MQTTServer: Service, Sendable {
         package var failWhenAListenerCannotBind = true
         /// Log every packet at debug level, in the form of Mosquitto's verbose log.
         package var verbosePacketLog = false
+        /// The durable store, when persistence is on: acknowledgements of QoS 1/2 messages wait for it.
+        package var durability: (any DurabilityBarrier)?
 
         package init(listeners: [ListenerConfiguration]) {
             self.listeners = listeners
@@ -208,6 +210,7 @@ package final class MQTTServer: Service, Sendable {
         let connectTimeout = configuration.connectTimeout
         let maxFrameSize = configuration.maxWebSocketFrameSize
         let verbose = configuration.verbosePacketLog
+        let durability = configuration.durability
         let counter = listener.maxConnections.map { ConnectionCounter(limit: $0) }
         let makeHandler: @Sendable () -> MQTTChannelHandler = {
             MQTTChannelHandler(
@@ -216,6 +219,7 @@ package final class MQTTServer: Service, Sendable {
                 listener: listener.context,
                 subjectAsUsername: listener.tls?.subjectAsUsername ?? false,
                 verbosePacketLog: verbose,
+                durability: durability,
                 connectTimeout: connectTimeout,
                 logger: logger
             )

@@ -31,12 +31,15 @@ package enum CRC32C {
             var index = 0
             let count = bytes.count
             while count - index >= 8 {
-                let low = UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16
+                let low =
+                    UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16
                     | UInt32(bytes[index + 3]) << 24
-                let high = UInt32(bytes[index + 4]) | UInt32(bytes[index + 5]) << 8
+                let high =
+                    UInt32(bytes[index + 4]) | UInt32(bytes[index + 5]) << 8
                     | UInt32(bytes[index + 6]) << 16 | UInt32(bytes[index + 7]) << 24
                 let mixed = crc ^ low
-                crc = table[7 * 256 + Int(mixed & 0xFF)] ^ table[6 * 256 + Int((mixed >> 8) & 0xFF)]
+                crc =
+                    table[7 * 256 + Int(mixed & 0xFF)] ^ table[6 * 256 + Int((mixed >> 8) & 0xFF)]
                     ^ table[5 * 256 + Int((mixed >> 16) & 0xFF)] ^ table[4 * 256 + Int(mixed >> 24)]
                     ^ table[3 * 256 + Int(high & 0xFF)] ^ table[2 * 256 + Int((high >> 8) & 0xFF)]
                     ^ table[1 * 256 + Int((high >> 16) & 0xFF)] ^ table[Int(high >> 24)]

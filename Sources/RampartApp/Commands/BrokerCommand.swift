@@ -82,9 +82,18 @@ struct BrokerCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
 
-        let broker = Broker(configuration: assembly.broker, now: .now())
+        let persistence: (store: DurableStore, state: RecoveredState)?
+        do {
+            persistence = try BrokerPersistence.open(assembly, logger: logger)
+        } catch {
+            logger.critical("cannot open the durable store", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let broker = Broker(configuration: assembly.broker, persistence: persistence?.store, now: .now())
+        if let persistence { broker.restore(persistence.state, now: .now()) }
         var serverConfiguration = MQTTServer.Configuration(listeners: assembly.listeners)
         serverConfiguration.verbosePacketLog = verbose
+        serverConfiguration.durability = persistence?.store
         let server = MQTTServer(
             broker: broker,
             configuration: serverConfiguration,
@@ -107,9 +116,11 @@ struct BrokerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await persistence?.store.close()
             logger.error("broker stopped with an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        await persistence?.store.close()
     }
 
     /// SIGHUP: reads the configuration file again and applies it as a profile activation does. An invalid file

@@ -98,8 +98,16 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         let brokerLogger = Logger(label: "rampart.broker")
-        let broker = Broker(configuration: assembly?.broker ?? BrokerConfiguration(), now: .now())
+        // Persistence is chosen by the profile active at start; switching it takes a restart.
+        let persistence = try assembly.flatMap { try BrokerPersistence.open($0, logger: brokerLogger) }
+        let broker = Broker(
+            configuration: assembly?.broker ?? BrokerConfiguration(),
+            persistence: persistence?.0,
+            now: .now()
+        )
+        if let persistence { broker.restore(persistence.1, now: .now()) }
         var serverConfiguration = MQTTServer.Configuration(listeners: assembly?.listeners ?? [])
+        serverConfiguration.durability = persistence?.0
         serverConfiguration.connectTimeout = .seconds(connectTimeout)
         // A gateway keeps running when a listener cannot bind, and reports it as the profile's status.
         serverConfiguration.failWhenAListenerCannotBind = false
@@ -125,7 +133,13 @@ struct RunCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await persistence?.0.close()
+            throw error
+        }
+        await persistence?.0.close()
         logger.info("stopped")
     }
 
