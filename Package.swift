@@ -50,9 +50,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MQTTClient",
+            dependencies: [
+                "MQTTCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BrokerServer",
             dependencies: [
-                "BrokerCore", "MQTTCodec",
+                "BrokerCore", "MQTTCodec", "MQTTClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,7 +78,8 @@ let package = Package(
         .target(
             name: "RampartApp",
             dependencies: [
-                "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity",
+                "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity", "MQTTClient",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

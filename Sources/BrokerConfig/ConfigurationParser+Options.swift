@@ -627,12 +627,17 @@ extension ConfigurationParser {
         case "round_robin":
             bridgeBool(line, name, index, \.roundRobin)
         case "start_type":
-            guard let text = line.words.first, text != "manual" else {
+            guard let text = line.words.first, text != "manual", text != "lazy" else {
                 if line.words.first == "manual" {
                     error(
                         line.location,
                         "start_type: \"manual\" is not supported (Mosquitto does not support it "
-                            + "either); use automatic, lazy or once")
+                            + "either); use automatic or once")
+                } else if line.words.first == "lazy" {
+                    error(
+                        line.location,
+                        "start_type: \"lazy\" is not supported yet (the bridge would connect at once instead of "
+                            + "waiting for threshold messages); use automatic or once")
                 } else {
                     error(line.location, "start_type: missing value")
                 }

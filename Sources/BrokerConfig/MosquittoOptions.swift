@@ -223,7 +223,9 @@ package enum MosquittoOptions {
         option("remote_username", .bridge),
         option("restart_timeout", .bridge),
         option("round_robin", .bridge),
-        option("start_type", .bridge),
+        option(
+            "start_type", .bridge,
+            .differs("automatic and once are supported; lazy is refused at validation until it is implemented")),
         option("threshold", .bridge),
         option("topic", .bridge),
         option("try_private", .bridge),

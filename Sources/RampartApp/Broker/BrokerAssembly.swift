@@ -1,7 +1,11 @@
 import BrokerConfig
 import BrokerCore
 import BrokerServer
+import Foundation
+import MQTTClient
 import MQTTCodec
+import NIOCore
+import NIOSSL
 
 /// The broker's runtime settings and listeners, made from a mosquitto.conf model.
 ///
@@ -10,6 +14,7 @@ import MQTTCodec
 struct BrokerAssembly {
     var broker: BrokerConfiguration
     var listeners: [ListenerConfiguration]
+    var bridges: [BridgeConfiguration]
     /// Folder of the durable store when `persistence true`; nil when persistence is off.
     var persistenceDirectory: String?
     var autosaveInterval: Int
@@ -21,7 +26,7 @@ struct BrokerAssembly {
         from configuration: MosquittoConfiguration,
         extraPort: Int?,
         workingDirectory: String
-    ) throws(FileSecurityLoader.Failure) -> BrokerAssembly {
+    ) throws -> BrokerAssembly {
         var broker = BrokerConfiguration()
         // A standalone broker behaves as Mosquitto does: no limit beyond the protocol's unless configured.
         broker.maximumPacketSize = configuration.maxPacketSize.map { UInt32(clamping: $0) }
@@ -75,6 +80,7 @@ struct BrokerAssembly {
         return BrokerAssembly(
             broker: broker,
             listeners: runtime,
+            bridges: try configuration.bridges.map(Self.bridge),
             persistenceDirectory: directory,
             autosaveInterval: configuration.autosaveInterval
         )
@@ -115,5 +121,92 @@ struct BrokerAssembly {
             runtime.tls = tls
         }
         return runtime
+    }
+
+    private static func bridge(_ bridge: BrokerConfig.Bridge) throws -> BridgeConfiguration {
+        let remoteClientID = bridge.remoteClientID ?? "\(hostName).\(bridge.name)"
+        let version: ProtocolVersion
+        switch bridge.protocolVersion {
+        case .mqttv31: version = .v3_1
+        case .mqttv311: version = .v3_1_1
+        case .mqttv50: version = .v5
+        }
+        var client = MQTTClientConfiguration(
+            host: bridge.addresses.first?.host ?? "localhost",
+            protocolVersion: version,
+            clientIdentifier: remoteClientID,
+            cleanStart: bridge.cleanSession,
+            keepAlive: UInt16(clamping: bridge.keepaliveInterval),
+            username: bridge.remoteUsername,
+            password: bridge.remotePassword.map { ByteBuffer(string: $0) },
+            bridgeProtocolBit: bridge.tryPrivate && version != .v5
+        )
+        if let size = bridge.maxPacketSize { client.connectProperties.maximumPacketSize = UInt32(clamping: size) }
+        if bridge.caFile != nil || bridge.caPath != nil || bridge.certFile != nil {
+            client.tls = try bridgeTLS(bridge)
+        }
+        let routes = bridge.topics.map { topic in
+            let direction: BridgeConfiguration.Route.Direction
+            switch topic.direction {
+            case .out: direction = .outbound
+            case .in: direction = .inbound
+            case .both: direction = .both
+            }
+            return BridgeConfiguration.Route(
+                direction: direction,
+                qos: topic.qos,
+                pattern: topic.pattern,
+                localPrefix: topic.localPrefix ?? "",
+                remotePrefix: topic.remotePrefix ?? ""
+            )
+        }
+        var runtime = BridgeConfiguration(
+            name: bridge.name,
+            addresses: bridge.addresses.map { (host: $0.host, port: $0.port) },
+            routes: routes,
+            client: client,
+            localClientID: bridge.localClientID ?? "local.\(remoteClientID)",
+            notificationTopic: bridge.notificationTopic ?? "$SYS/broker/connection/\(remoteClientID)/state"
+        )
+        runtime.roundRobin = bridge.roundRobin
+        switch bridge.restartTimeout {
+        case .constant(let seconds):
+            runtime.restartBase = .seconds(Int64(seconds))
+            runtime.restartCap = .seconds(Int64(seconds))
+        case .backoff(let base, let cap):
+            runtime.restartBase = .seconds(Int64(base))
+            runtime.restartCap = .seconds(Int64(cap))
+        }
+        runtime.notifications = bridge.notifications
+        runtime.notificationsLocalOnly = bridge.notificationsLocalOnly
+        runtime.outgoingRetain = bridge.outgoingRetain
+        runtime.connectOnce = bridge.startType == .once
+        return runtime
+    }
+
+    /// TLS towards the remote broker: its CA (`bridge_cafile`/`bridge_capath`), our certificate when given, and
+    /// host name verification unless `bridge_insecure`.
+    private static func bridgeTLS(_ bridge: BrokerConfig.Bridge) throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        var roots: [NIOSSLCertificate] = []
+        if let caFile = bridge.caFile { roots += try NIOSSLCertificate.fromPEMFile(caFile) }
+        if let directory = bridge.caPath {
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+            where name.hasSuffix(".pem") || name.hasSuffix(".crt") {
+                roots += try NIOSSLCertificate.fromPEMFile(directory + "/" + name)
+            }
+        }
+        if !roots.isEmpty { tls.trustRoots = .certificates(roots) }
+        if let certificate = bridge.certFile, let key = bridge.keyFile {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+        tls.minimumTLSVersion = bridge.tlsVersion == .tls13 ? .tlsv13 : .tlsv12
+        if bridge.insecure { tls.certificateVerification = .noHostnameVerification }
+        return tls
+    }
+
+    private static var hostName: String {
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "rampart"
     }
 }

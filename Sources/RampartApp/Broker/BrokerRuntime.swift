@@ -36,7 +36,7 @@ package actor BrokerRuntime {
                 workingDirectory: library.directory(of: profile)
             )
         } catch {
-            throw BrokerProfileLibrary.Failure(description: error.description)
+            throw BrokerProfileLibrary.Failure(description: "\(error)")
         }
     }
 

@@ -61,7 +61,7 @@ struct BrokerCommand: AsyncParsableCommand {
                 workingDirectory: workingDirectory
             )
         } catch {
-            FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
 
@@ -100,9 +100,17 @@ struct BrokerCommand: AsyncParsableCommand {
             group: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         )
+        let bridges = assembly.bridges.map { bridge in
+            MQTTBridge(
+                configuration: bridge,
+                broker: broker,
+                eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                logger: logger
+            )
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)],
+                services: [.init(service: server)] + bridges.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -126,9 +126,18 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { reloader.cancel() }
 
+        // Bridges start with the profile active at start; a profile switch does not change them yet.
+        let bridges = (assembly?.bridges ?? []).map { bridge in
+            MQTTBridge(
+                configuration: bridge,
+                broker: broker,
+                eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                logger: brokerLogger
+            )
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)],
+                services: [.init(service: server)] + bridges.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
