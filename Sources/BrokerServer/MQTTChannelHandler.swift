@@ -117,35 +117,20 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         guard !closing, let connection else { return }
         var bytes = unwrapInboundIn(data)
         BrokerStatistics.add(broker.statistics.bytesReceived, bytes.readableBytes)
-        if var existing = cumulation {
-            cumulation = nil
-            existing.writeBuffer(&bytes)
-            cumulation = existing
-        } else {
-            cumulation = bytes
-        }
+        MQTTPacketDecoder.append(&bytes, to: &cumulation)
         readInProgress = true
         let now = context.eventLoop.now
         lastPacketAt = now
-        while !closing, var buffer = cumulation {
-            cumulation = nil  // keep the buffer uniquely referenced while decoding
-            let packet: MQTTPacket?
+        while !closing {
+            let packet: MQTTPacket
             do {
-                packet = try decoder.decode(buffer: &buffer)
+                guard let next = try decoder.next(from: &cumulation) else { break }
+                packet = next
             } catch {
                 logger.info(
                     "protocol error, closing", metadata: ["client": "\(connection.clientID)", "error": "\(error)"])
-                cumulation = nil
                 finish(connection.decodingFailed(error))
                 return
-            }
-            cumulation = buffer.readableBytes > 0 ? buffer : nil
-            guard let packet else {
-                if var rest = cumulation, rest.readerIndex > 4096 {
-                    rest.discardReadBytes()
-                    cumulation = rest
-                }
-                break
             }
             let wasConnected = connection.phase == .connected
             let disposition = connection.receive(packet, now: now)
