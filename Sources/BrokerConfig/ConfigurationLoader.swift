@@ -139,7 +139,8 @@ struct ConfigurationParser {
     mutating func parse(text: String, file: String, isMain: Bool) {
         var cursor = Cursor()
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on it too, or a file with Windows line ends is one long line.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             var line = rawLine[...]
             if line.last == "\r" { line = line.dropLast() }

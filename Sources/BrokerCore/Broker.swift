@@ -37,6 +37,10 @@ package final class Broker: Sendable {
 
     /// Where durable state changes go when persistence is on.
     package let persistence: (any PersistenceSink)?
+    /// Message inspection (BRK-5), replaced on reload; nil when the profile has no rules.
+    private let inspectionSetting = Mutex<MessageInspection?>(nil)
+    /// Refusals by the inspection rules; kept across reloads.
+    package let inspectionStatistics = InspectionStatistics()
 
     package init(
         configuration: BrokerConfiguration = BrokerConfiguration(),
@@ -51,6 +55,14 @@ package final class Broker: Sendable {
     /// The protocol limits in force. A connection reads them as it handles each packet, so a change applies to
     /// every client from its next packet on.
     package var configuration: BrokerConfiguration { settings.withLock { $0 } }
+
+    /// The message inspection in force, if any.
+    package var inspection: MessageInspection? { inspectionSetting.withLock { $0 } }
+
+    /// Replaces the inspection rules (profile activation, reload).
+    package func update(inspection: MessageInspection?) {
+        inspectionSetting.withLock { $0 = inspection }
+    }
 
     /// Replaces the protocol limits (configuration reload).
     package func update(configuration: BrokerConfiguration) {

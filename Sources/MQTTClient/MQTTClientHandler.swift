@@ -1,4 +1,3 @@
-import DequeModule
 import MQTTCodec
 import NIOCore
 
@@ -67,7 +66,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
     /// QoS 1/2 PUBLISH packets not yet acknowledged: what the server's Receive Maximum bounds (MQTT 5 §4.9).
     private var inflightPublishes = 0
     private var sendWindow: Int
-    private var queue = Deque<QueuedPublish>()
+    private var queue = CircularBuffer<QueuedPublish>()
 
     // What the server announced in CONNACK (MQTT 5 §3.2.2.3).
     private var serverMaximumQoS = QoS.exactlyOnce
@@ -158,32 +157,18 @@ final class MQTTClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase == .connecting || phase == .connected else { return }
         var bytes = unwrapInboundIn(data)
-        if var existing = cumulation {
-            cumulation = nil
-            existing.writeBuffer(&bytes)
-            cumulation = existing
-        } else {
-            cumulation = bytes
-        }
+        MQTTPacketDecoder.append(&bytes, to: &cumulation)
         readInProgress = true
         lastReceivedAt = context.eventLoop.now
-        while phase == .connecting || phase == .connected, var buffer = cumulation {
-            cumulation = nil  // keep the buffer uniquely referenced while decoding
+        while phase == .connecting || phase == .connected {
             let packet: MQTTPacket?
             do {
-                packet = try decoder.decode(buffer: &buffer)
+                packet = try decoder.next(from: &cumulation)
             } catch {
                 protocolViolation(error.reasonCode, "cannot decode a packet from the server: \(error)")
                 return
             }
-            cumulation = buffer.readableBytes > 0 ? buffer : nil
-            guard let packet else {
-                if var rest = cumulation, rest.readerIndex > 4096 {
-                    rest.discardReadBytes()
-                    cumulation = rest
-                }
-                break
-            }
+            guard let packet else { break }
             if phase == .connecting {
                 handleConnAck(packet, context: context)
             } else {

@@ -28,6 +28,16 @@ import Testing
         #expect(configuration.render() == "")
     }
 
+    /// A file written on Windows: "\r\n" is one Character in Swift and must still end a line.
+    @Test func windowsLineEndsSeparateLines() throws {
+        let result = load("listener 1884\r\nallow_anonymous true\r\nmax_keepalive 30\r\n")
+        #expect(result.diagnostics.isEmpty)
+        let configuration = try #require(result.configuration)
+        #expect(configuration.listeners.map(\.port) == [1884])
+        #expect(configuration.allowAnonymous == true)
+        #expect(configuration.maxKeepalive == 30)
+    }
+
     @Test func explicitListenerTurnsAnonymousAccessOffByDefault() throws {
         let result = load("listener 1883\n")
         let configuration = try #require(result.configuration)

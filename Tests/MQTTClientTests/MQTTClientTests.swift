@@ -14,7 +14,8 @@ struct MQTTClientTests {
 
     @Test func connectV311ReportsSessionPresentOnResume() async throws {
         try await TestBroker.with { broker in
-            let first = try await broker.connect(broker.configuration(.v3_1_1, clientIdentifier: "c311", cleanStart: false))
+            let first = try await broker.connect(
+                broker.configuration(.v3_1_1, clientIdentifier: "c311", cleanStart: false))
             #expect(first.connAck.reasonCode == .success)
             #expect(first.connAck.sessionPresent == false)
             #expect(first.clientIdentifier == "c311")
@@ -252,7 +253,12 @@ struct MQTTClientTests {
             let pongs = connection.eventLoop.makePromise(of: Void.self)
             let count = Mutex(0)
             connection.onPingResponse {
-                if count.withLock({ $0 += 1; return $0 }) == 3 { pongs.succeed() }
+                if count.withLock({
+                    $0 += 1
+                    return $0
+                }) == 3 {
+                    pongs.succeed()
+                }
             }
             // Three PINGRESPs take over 2 s: longer than the broker's 1.5 × keep-alive without traffic.
             try await pongs.wait(within: .seconds(10), "three PINGRESPs")
@@ -310,7 +316,8 @@ struct MQTTClientTests {
             _ = try await watcher.subscribe(
                 [TopicSubscription(filter: "wills/#", options: SubscriptionOptions(qos: .atLeastOnce))])
             var configuration = broker.configuration(.v5, clientIdentifier: "mortal")
-            configuration.will = WillMessage(topic: "wills/mortal", payload: ByteBuffer(text: "gone"), qos: .atLeastOnce,
+            configuration.will = WillMessage(
+                topic: "wills/mortal", payload: ByteBuffer(text: "gone"), qos: .atLeastOnce,
                 retain: false)
             let mortal = try await broker.connect(configuration)
             try await mortal.disconnect(reason: .disconnectWithWillMessage).get(within: .seconds(10))
@@ -355,8 +362,9 @@ struct MQTTClientTests {
                 }
             }.get(within: .seconds(10))
             let messages = try await inbox.wait(for: count, within: .seconds(30))
-            #expect(messages.map { $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt32.self) ?? 0 }
-                == (0..<UInt32(count)).map { $0 })
+            #expect(
+                messages.map { $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt32.self) ?? 0 }
+                    == (0..<UInt32(count)).map { $0 })
             try await publisher.close()
             try await subscriber.close()
         }

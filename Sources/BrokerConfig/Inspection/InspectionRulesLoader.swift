@@ -23,12 +23,14 @@ package enum InspectionRulesLoader {
     /// The largest `rate` count and `burst`: beyond it the limit would not limit anything a broker can carry.
     package static let maximumRate = 1_000_000
 
+    /// The rules, nil when any diagnostic is an error so that a half-understood file is never run; and every
+    /// problem in line order.
+    package typealias Outcome = (rules: InspectionRules?, diagnostics: [ConfigurationDiagnostic])
+
     /// Parses the text of an `inspection.conf`.
     ///
     /// - Parameter file: the name diagnostics carry, as the loader of mosquitto.conf names files.
-    /// - Returns: the rules, nil when any diagnostic is an error so that a half-understood file is never run; and
-    ///   every problem in line order.
-    package static func parse(_ text: String, file: String) -> (rules: InspectionRules?, diagnostics: [ConfigurationDiagnostic]) {
+    package static func parse(_ text: String, file: String) -> Outcome {
         var parser = InspectionRulesParser(file: file)
         parser.parse(text)
         return parser.result()
@@ -37,9 +39,7 @@ package enum InspectionRulesLoader {
     /// Reads the rules of the broker profile in `profileDirectory` (the folder of its `mosquitto.conf`).
     ///
     /// A profile without `inspection.conf` has no rules: the file is optional and its absence is not a problem.
-    package static func load(
-        profileDirectory: String, source: any ConfigurationSource
-    ) -> (rules: InspectionRules?, diagnostics: [ConfigurationDiagnostic]) {
+    package static func load(profileDirectory: String, source: any ConfigurationSource) -> Outcome {
         let name = InspectionRules.fileName
         let path = profileDirectory.hasSuffix("/") ? profileDirectory + name : profileDirectory + "/" + name
         let listed = (try? source.list(directory: profileDirectory))?.contains(name)
@@ -184,8 +184,9 @@ private struct InspectionRulesParser {
 
     /// The rule being read; nil before the first `rule` line.
     var current: InspectionRule?
-    /// False when the `rule` line itself was wrong: the rule's options are still checked, the rule is not kept.
-    var currentIsValid = true
+    /// Whether a line of the current rule (its `rule` line included) had an error: then "checks nothing" would
+    /// only repeat that error, and is not said.
+    var currentHadError = false
     /// Where each single-valued option of the current rule was set, to point a duplicate at the first one.
     var setAt: [Keyword: Int] = [:]
     /// Line of each rule name seen, valid or not kept.
@@ -197,9 +198,10 @@ private struct InspectionRulesParser {
 
     mutating func error(_ line: Int, _ message: String) {
         diagnostics.append(ConfigurationDiagnostic(.error, file: file, line: line, message))
+        if current != nil { currentHadError = true }
     }
 
-    func result() -> (rules: InspectionRules?, diagnostics: [ConfigurationDiagnostic]) {
+    func result() -> InspectionRulesLoader.Outcome {
         // Rule-level problems are found when the rule ends, after its lines: put them back in line order.
         let sorted = diagnostics.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }
             .map(\.element)
@@ -209,7 +211,8 @@ private struct InspectionRulesParser {
 
     mutating func parse(_ text: String) {
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so splitting at "\n" alone would not split Windows line endings.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             var line = rawLine[...]
             if line.last == "\r" { line = line.dropLast() }
@@ -276,7 +279,8 @@ private struct InspectionRulesParser {
                 message: "unexpected \"\(shown)\" after the value; a comment after a value starts with \"#\"")
         }
 
-        func integer(_ text: Substring, _ range: ClosedRange<Int>, _ what: String = "a number") throws(LineScanner.Failure)
+        func integer(_ text: Substring, _ range: ClosedRange<Int>, _ what: String = "a number") throws(LineScanner
+            .Failure)
             -> Int
         {
             guard let value = Int(text) else { throw LineScanner.Failure(message: "\"\(text)\" is not \(what)") }
@@ -290,9 +294,16 @@ private struct InspectionRulesParser {
 
     mutating func handle(_ context: inout LineContext) throws(LineScanner.Failure) {
         if context.keyword == .rule {
-            let name = try context.word()
-            try context.end()
+            let name: Substring
+            do {
+                name = try context.word()
+            } catch {
+                // Still a rule: its options are checked, and not reported as outside a rule.
+                openRule(nil, number: context.number)
+                throw error
+            }
             openRule(String(name), number: context.number)
+            try context.end()
             return
         }
         guard current != nil else {
@@ -307,7 +318,9 @@ private struct InspectionRulesParser {
             try once(context)
             current?.listenerPort = port
         case .topic:
-            let filter = try topicFilter(context.value())
+            // The one value that may start with "#": `topic #` is the filter of every topic, not a comment.
+            guard let token = try context.scanner.next() else { throw LineScanner.Failure(message: "missing value") }
+            let filter = try topicFilter(token)
             try context.end()
             current?.topicFilters.append(filter)
         case .maxPayload:
@@ -355,17 +368,17 @@ private struct InspectionRulesParser {
         setAt[context.keyword] = context.number
     }
 
-    mutating func openRule(_ name: String, number: Int) {
+    /// Starts a rule; nil for a `rule` line without a usable name (the line's error is reported by the caller).
+    mutating func openRule(_ name: String?, number: Int) {
         closeRule()
-        current = InspectionRule(name: name, line: number)
-        currentIsValid = true
+        current = InspectionRule(name: name ?? "", line: number)
+        currentHadError = name == nil
         setAt = [:]
+        guard let name else { return }
         if let problem = Self.nameProblem(name) {
             error(number, "rule: \(problem)")
-            currentIsValid = false
         } else if let first = names[name] {
             error(number, "duplicate rule name \"\(name)\" (first at line \(first))")
-            currentIsValid = false
         } else {
             names[name] = number
         }
@@ -373,13 +386,14 @@ private struct InspectionRulesParser {
 
     mutating func closeRule() {
         guard let rule = current else { return }
-        current = nil
-        if !rule.hasCheck {
+        if !rule.hasCheck && !currentHadError {
             error(
                 rule.line,
                 "rule \(rule.name) checks nothing; add max_payload, payload, deny_pattern, deny_pattern_hex or rate")
         }
-        if currentIsValid { rules.append(rule) }
+        current = nil
+        // A file with an error yields no rules at all, so a rule with one need not be kept apart.
+        rules.append(rule)
     }
 
     // MARK: Values

@@ -38,7 +38,26 @@ extension ClientConnection {
             return refusePublish(publish, reason: .notAuthorized)
         }
         if let limit = configuration.maximumPayloadSize, publish.payload.readableBytes > limit {
-            return refusePublish(publish, reason: .packetTooLarge)
+            // 0x95 is for DISCONNECT only; an acknowledgement says quota exceeded (MQTT 5 §3.4.2.1).
+            return refusePublish(publish, reason: .quotaExceeded, reasonString: "payload above message_size_limit")
+        }
+        // Message inspection (BRK-5). A resent QoS 2 message was inspected when it first arrived.
+        let resentQoS2 =
+            publish.qos == .exactlyOnce
+            && session.state.withLock { $0.incomingQoS2.contains(publish.packetIdentifier ?? 0) }
+        if !resentQoS2, let inspection = broker.inspection,
+            let violation = inspection.evaluate(
+                topic: topic,
+                payload: publish.payload,
+                listenerPort: listener.port,
+                listenerName: listener.name,
+                clientID: clientID,
+                username: username,
+                rates: &publishRates,
+                now: now
+            )
+        {
+            return refusePublish(publish, reason: violation.reasonCode, reasonString: violation.clientReason)
         }
 
         switch publish.qos {
@@ -77,13 +96,14 @@ extension ClientConnection {
     }
 
     /// Completes the QoS flow of a PUBLISH that is dropped, with `reason` for v5 clients (3.1.1 cannot say why).
-    private func refusePublish(_ publish: PublishPacket, reason: ReasonCode) -> Disposition {
+    private func refusePublish(_ publish: PublishPacket, reason: ReasonCode, reasonString: String? = nil) -> Disposition
+    {
+        let properties = reasonString.map(problem) ?? Properties()
+        let ack = AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason, properties: properties)
         switch publish.qos {
         case .atMostOnce: break
-        case .atLeastOnce:
-            send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
-        case .exactlyOnce:
-            send(.pubrec(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
+        case .atLeastOnce: send(.puback(ack))
+        case .exactlyOnce: send(.pubrec(ack))
         }
         return .keepOpen
     }

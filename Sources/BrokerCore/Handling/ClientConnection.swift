@@ -68,6 +68,9 @@ package final class ClientConnection {
     /// Sees every packet received and sent, for a verbose log; nil (the default) costs nothing.
     package var packetObserver: ((PacketDirection, MQTTPacket) -> Void)?
 
+    /// Per-client publish rates of the inspection rules.
+    var publishRates = PublishRateLimiter()
+
     /// Reused between drains so a drain does not allocate its batch.
     var drainBatch: [(delivery: Delivery, packetIdentifier: UInt16?)] = []
 

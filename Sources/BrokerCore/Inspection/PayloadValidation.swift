@@ -272,10 +272,11 @@ private struct JSONScanner {
     private mutating func literal(_ word: StaticString) -> (offset: Int, error: JSONSyntaxError)? {
         let length = word.utf8CodeUnitCount
         guard index + length <= bytes.count else { return (index, .invalidLiteral) }
-        let matches = word.withUTF8Buffer { expected in
-            (0..<length).allSatisfy { bytes[index + $0] == expected[$0] }
+        // Literals are ASCII string literals: their bytes are in the binary, no closure needed to reach them.
+        let expected = word.utf8Start
+        for offset in 0..<length where bytes[index + offset] != expected[offset] {
+            return (index, .invalidLiteral)
         }
-        guard matches else { return (index, .invalidLiteral) }
         index += length
         return nil
     }

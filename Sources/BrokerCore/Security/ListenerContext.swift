@@ -19,6 +19,8 @@ package struct ListenerContext: Sendable {
     package var maximumQoS: QoS?
     /// Topic aliases clients on this listener may establish (`max_topic_alias`); nil for the broker's.
     package var topicAliasMaximum: UInt16?
+    /// The listener's port, for inspection rules that name a listener.
+    package var port: Int?
 
     package init(
         name: String = "mqtt",

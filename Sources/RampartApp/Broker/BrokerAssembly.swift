@@ -2,6 +2,7 @@ import BrokerConfig
 import BrokerCore
 import BrokerServer
 import Foundation
+import Logging
 import MQTTClient
 import MQTTCodec
 import NIOCore
@@ -15,6 +16,8 @@ struct BrokerAssembly {
     var broker: BrokerConfiguration
     var listeners: [ListenerConfiguration]
     var bridges: [BridgeConfiguration]
+    /// Message inspection rules from the `inspection.conf` beside the configuration (empty: none).
+    var inspection: InspectionRules
     /// Folder of the durable store when `persistence true`; nil when persistence is off.
     var persistenceDirectory: String?
     var autosaveInterval: Int
@@ -22,11 +25,22 @@ struct BrokerAssembly {
     /// - Parameters:
     ///   - extraPort: `-p PORT` from the command line: one more plain listener, as Mosquitto adds it.
     ///   - workingDirectory: where `persistence_location` is relative to when not absolute.
+    ///   - inspectionDirectory: the folder whose `inspection.conf` (optional) holds the message inspection rules.
     static func make(
         from configuration: MosquittoConfiguration,
         extraPort: Int?,
-        workingDirectory: String
+        workingDirectory: String,
+        inspectionDirectory: String
     ) throws -> BrokerAssembly {
+        let inspection = InspectionRulesLoader.load(
+            profileDirectory: inspectionDirectory,
+            source: FileSystemConfigurationSource()
+        )
+        guard let rules = inspection.rules else {
+            throw FileSecurityLoader.Failure(
+                messages: inspection.diagnostics.filter { $0.severity == .error }.map(\.description)
+            )
+        }
         var broker = BrokerConfiguration()
         // A standalone broker behaves as Mosquitto does: no limit beyond the protocol's unless configured.
         broker.maximumPacketSize = configuration.maxPacketSize.map { UInt32(clamping: $0) }
@@ -81,6 +95,7 @@ struct BrokerAssembly {
             broker: broker,
             listeners: runtime,
             bridges: try configuration.bridges.map(Self.bridge),
+            inspection: rules,
             persistenceDirectory: directory,
             autosaveInterval: configuration.autosaveInterval
         )
@@ -106,6 +121,7 @@ struct BrokerAssembly {
         )
         context.maximumQoS = listener.maxQoS
         context.topicAliasMaximum = UInt16(clamping: listener.maxTopicAlias)
+        context.port = listener.port
         var runtime = ListenerConfiguration(host: host, port: listener.port, context: context)
         runtime.interface = listener.bindInterface
         runtime.framing = listener.protocol == .websockets ? .websockets : .mqtt
@@ -208,5 +224,55 @@ struct BrokerAssembly {
 
     private static var hostName: String {
         ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "rampart"
+    }
+
+    /// The inspection to install in the broker, sharing its statistics; nil when there are no rules.
+    func messageInspection(for broker: Broker, observer: (any InspectionObserver)?) -> MessageInspection? {
+        guard !inspection.rules.isEmpty else { return nil }
+        return MessageInspection(
+            inspector: MessageInspector(inspection),
+            statistics: broker.inspectionStatistics,
+            observer: observer
+        )
+    }
+}
+
+extension MessageInspector {
+    /// The broker core's form of the rules of an `inspection.conf`.
+    init(_ rules: InspectionRules) {
+        self.init(
+            policies: rules.rules.map { rule in
+                InspectionPolicy(
+                    name: rule.name,
+                    listenerPort: rule.listenerPort,
+                    topicFilters: rule.topicFilters,
+                    maximumPayloadSize: rule.maxPayload,
+                    payloadFormat: rule.payloadFormat.map { $0 == .json ? .json : .utf8 },
+                    deniedPatterns: rule.denyPatterns,
+                    rate: rule.rate.map {
+                        InspectionPolicy.Rate(
+                            messages: $0.messages,
+                            per: .nanoseconds($0.unit.nanoseconds),
+                            burst: $0.burst
+                        )
+                    }
+                )
+            }
+        )
+    }
+}
+
+/// Logs each message the inspection rules refuse; the event system will take this hook over.
+struct LoggingInspectionObserver: InspectionObserver {
+    let logger: Logger
+
+    func messageRejected(_ rejection: InspectionRejection) {
+        logger.info(
+            "message refused by inspection",
+            metadata: [
+                "client": "\(rejection.clientID)", "topic": "\(rejection.topic)", "listener": "\(rejection.listener)",
+                "violation": "\(rejection.violation)",
+            ]
+        )
     }
 }

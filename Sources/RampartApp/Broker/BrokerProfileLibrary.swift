@@ -125,15 +125,28 @@ package struct BrokerProfileLibrary: Sendable {
         try FileManager.default.removeItem(atPath: directory(of: profile) + "/" + file)
     }
 
-    /// Validates a profile's configuration; relative paths resolve in the profile's folder.
+    /// Validates a profile: its `mosquitto.conf` and, when present, its `inspection.conf`. Relative paths resolve
+    /// in the profile's folder. Any error in either file leaves `configuration` nil.
     package func validate(_ profile: String) throws -> ConfigurationResult {
         try existing(profile)
         let folder = directory(of: profile)
-        return ConfigurationLoader.load(
+        let source = FileSystemConfigurationSource()
+        var result = ConfigurationLoader.load(
             mainFile: folder + "/" + ProfileRules.mainFile,
-            source: FileSystemConfigurationSource(),
+            source: source,
             workingDirectory: folder
         )
+        let inspection = InspectionRulesLoader.load(profileDirectory: folder, source: source)
+        result.diagnostics += inspection.diagnostics
+        if let rules = inspection.rules, let configuration = result.configuration {
+            result.diagnostics += InspectionRulesLoader.validate(
+                rules,
+                file: folder + "/" + InspectionRules.fileName,
+                against: configuration
+            )
+        }
+        if inspection.rules == nil { result.configuration = nil }
+        return result
     }
 
     /// The active profile's name; nil when none is active or it no longer exists.

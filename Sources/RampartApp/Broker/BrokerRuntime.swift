@@ -33,7 +33,8 @@ package actor BrokerRuntime {
             return try BrokerAssembly.make(
                 from: configuration,
                 extraPort: nil,
-                workingDirectory: library.directory(of: profile)
+                workingDirectory: library.directory(of: profile),
+                inspectionDirectory: library.directory(of: profile)
             )
         } catch {
             throw BrokerProfileLibrary.Failure(description: "\(error)")
@@ -53,6 +54,8 @@ package actor BrokerRuntime {
             throw error
         }
         broker.update(configuration: assembly.broker)
+        broker.update(
+            inspection: assembly.messageInspection(for: broker, observer: LoggingInspectionObserver(logger: logger)))
         let states = try await server.reconfigure(assembly.listeners)
         try library.setActive(profile)
         status = Self.status(of: states)

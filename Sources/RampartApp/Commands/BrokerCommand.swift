@@ -58,7 +58,8 @@ struct BrokerCommand: AsyncParsableCommand {
             assembly = try BrokerAssembly.make(
                 from: configuration,
                 extraPort: port,
-                workingDirectory: workingDirectory
+                workingDirectory: workingDirectory,
+                inspectionDirectory: inspectionDirectory(workingDirectory)
             )
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -91,6 +92,8 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         let broker = Broker(configuration: assembly.broker, persistence: persistence?.store, now: .now())
         if let persistence { broker.restore(persistence.state, now: .now()) }
+        broker.update(
+            inspection: assembly.messageInspection(for: broker, observer: LoggingInspectionObserver(logger: logger)))
         var serverConfiguration = MQTTServer.Configuration(listeners: assembly.listeners)
         serverConfiguration.verbosePacketLog = verbose
         serverConfiguration.durability = persistence?.store
@@ -141,14 +144,25 @@ struct BrokerCommand: AsyncParsableCommand {
             let assembly = try BrokerAssembly.make(
                 from: configuration,
                 extraPort: port,
-                workingDirectory: workingDirectory
+                workingDirectory: workingDirectory,
+                inspectionDirectory: inspectionDirectory(workingDirectory)
             )
             broker.update(configuration: assembly.broker)
+            broker.update(
+                inspection: assembly.messageInspection(for: broker, observer: LoggingInspectionObserver(logger: logger))
+            )
             let states = try await server.reconfigure(assembly.listeners)
             logger.notice("configuration reloaded", metadata: ["listeners": "\(states)"])
         } catch {
             logger.error("configuration not reloaded; the running one stays in force", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The folder of the configuration file, where an optional `inspection.conf` holds message inspection rules.
+    private func inspectionDirectory(_ workingDirectory: String) -> String {
+        guard let configFile else { return workingDirectory }
+        let path = configFile.hasPrefix("/") ? configFile : workingDirectory + "/" + configFile
+        return URL(fileURLWithPath: path).deletingLastPathComponent().path
     }
 
     /// Loads and validates the configuration; prints every diagnostic as `file:line: message`.

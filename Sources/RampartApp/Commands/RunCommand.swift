@@ -106,6 +106,10 @@ struct RunCommand: AsyncParsableCommand {
             now: .now()
         )
         if let persistence { broker.restore(persistence.1, now: .now()) }
+        broker.update(
+            inspection: assembly?.messageInspection(
+                for: broker, observer: LoggingInspectionObserver(logger: brokerLogger))
+        )
         var serverConfiguration = MQTTServer.Configuration(listeners: assembly?.listeners ?? [])
         serverConfiguration.durability = persistence?.0
         serverConfiguration.connectTimeout = .seconds(connectTimeout)
