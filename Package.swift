@@ -109,6 +109,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MQTTClientTests",
+            dependencies: [
+                "MQTTClient", "BrokerServer", "BrokerCore", "MQTTCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BrokerCoreTests",
             dependencies: ["BrokerCore", "MQTTCodec", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings

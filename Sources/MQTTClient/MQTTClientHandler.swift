@@ -280,7 +280,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
             // Release the identifier and complete the flow (MQTT 5 §4.3.3). An unknown identifier is answered with
             // success too: after a session resumed, the id set of the previous connection is not known here.
             receivedQoS2.remove(ack.packetIdentifier)
-            send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier)))
+            try? send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier)))
         case .pubcomp(let ack):
             guard case .pubcomp(let promise, let received) = inflight.removeValue(forKey: ack.packetIdentifier) else {
                 return
@@ -345,13 +345,13 @@ final class MQTTClientHandler: ChannelInboundHandler {
             let packetIdentifier = publish.packetIdentifier ?? 0
             onMessage(publish)
             // PUBACK only once the message has been handed over (MQTT 5 §4.3.2).
-            send(.puback(AckPacket(packetIdentifier: packetIdentifier)))
+            try? send(.puback(AckPacket(packetIdentifier: packetIdentifier)))
         case .exactlyOnce:
             let packetIdentifier = publish.packetIdentifier ?? 0
             if receivedQoS2.insert(packetIdentifier).inserted {
                 onMessage(publish)
             }
-            send(.pubrec(AckPacket(packetIdentifier: packetIdentifier)))
+            try? send(.pubrec(AckPacket(packetIdentifier: packetIdentifier)))
         }
     }
 
@@ -359,9 +359,10 @@ final class MQTTClientHandler: ChannelInboundHandler {
         guard case .pubrec(let promise) = inflight[ack.packetIdentifier] else {
             if version == .v5 {
                 // MQTT 5 §3.6.2.1: answer an unknown identifier with PUBREL 0x92.
-                send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound)))
+                try? send(
+                    .pubrel(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound)))
             } else {
-                send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier)))
+                try? send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier)))
             }
             return
         }
@@ -373,7 +374,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
             return
         }
         inflight[ack.packetIdentifier] = .pubcomp(promise, ack.reasonCode)
-        send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier)))
+        try? send(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier)))
     }
 
     /// One QoS 1/2 flow ended: its in-flight slot goes to the next queued publish.
@@ -423,7 +424,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
         }
         let packet = SubscribePacket(
             packetIdentifier: packetIdentifier, subscriptions: subscriptions, properties: properties)
-        if let error = send(.subscribe(packet)) { return promise.fail(error) }
+        do { try send(.subscribe(packet)) } catch { return promise.fail(error) }
         inflight[packetIdentifier] = .suback(promise)
     }
 
@@ -433,7 +434,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
             return promise.fail(MQTTClientError(.queueFull, "all packet identifiers are in use"))
         }
         let packet = UnsubscribePacket(packetIdentifier: packetIdentifier, filters: filters, properties: properties)
-        if let error = send(.unsubscribe(packet)) { return promise.fail(error) }
+        do { try send(.unsubscribe(packet)) } catch { return promise.fail(error) }
         inflight[packetIdentifier] = .unsuback(promise)
     }
 
@@ -444,7 +445,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
         if closeError == nil { closeError = MQTTClientError(.closed, "disconnected by the client") }
         phase = .closing
         failQueue()
-        send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)))
+        try? send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)))
         guard let context else { return }
         // Close once DISCONNECT is on the wire, not before: closing drops writes still pending. A server that
         // stops reading cannot hold the connection open for longer than the connect timeout.
@@ -497,7 +498,9 @@ final class MQTTClientHandler: ChannelInboundHandler {
                 newAlias = alias
             }
         }
-        if let error = send(.publish(packet)) {
+        do {
+            try send(.publish(packet))
+        } catch {
             promise?.fail(error)
             return
         }
@@ -523,20 +526,19 @@ final class MQTTClientHandler: ChannelInboundHandler {
 
     /// Encodes `packet` into the write batch; nothing is written when it cannot be encoded or is larger than the
     /// server's Maximum Packet Size [MQTT-3.1.2-24].
-    /// - Returns: the error when the packet was not queued.
-    @discardableResult
-    private func send(_ packet: MQTTPacket) -> MQTTClientError? {
+    /// Typed throws keep the success path free of an optional error to copy and destroy.
+    private func send(_ packet: MQTTPacket) throws(MQTTClientError) {
         let start = outbound.writerIndex
         do {
             try MQTTPacketEncoder.encode(packet, version: version, into: &outbound)
         } catch {
             let code: MQTTClientError.Code = error.code == .packetTooLarge ? .packetTooLarge : .protocolError
-            return MQTTClientError(code, "cannot encode \(packet.type): \(error)")
+            throw MQTTClientError(code, "cannot encode \(packet.type): \(error)")
         }
         let size = outbound.writerIndex - start
         if size > serverMaximumPacketSize {
             outbound.moveWriterIndex(to: start)
-            return MQTTClientError(
+            throw MQTTClientError(
                 .packetTooLarge,
                 "\(packet.type) of \(size) bytes exceeds the server's Maximum Packet Size of \(serverMaximumPacketSize)"
             )
@@ -551,7 +553,6 @@ final class MQTTClientHandler: ChannelInboundHandler {
                 writeOutbound(flush: true)
             }
         }
-        return nil
     }
 
     /// Writes the batch (and flushes when asked); QoS 0 publishers with a promise learn when it is written.
@@ -611,7 +612,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
         }
         // [MQTT-3.1.2-20]: a PINGREQ when nothing else was sent within the keep-alive.
         if pingSentAt == nil && now >= lastSentAt + keepAlive {
-            send(.pingreq)
+            try? send(.pingreq)
             writeOutbound(flush: true)
             pingSentAt = now
         }
@@ -623,7 +624,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
     /// A protocol error by the server: v5 servers get DISCONNECT with the reason (MQTT 5 §4.13.1), then close.
     private func protocolViolation(_ reason: ReasonCode, _ message: String) {
         if version == .v5 && phase == .connected {
-            send(.disconnect(DisconnectPacket(reasonCode: reason)))
+            try? send(.disconnect(DisconnectPacket(reasonCode: reason)))
         }
         fail(MQTTClientError(.protocolError, message))
     }

@@ -89,6 +89,28 @@ struct MQTTClientTests {
         #expect(error?.underlying != nil)
     }
 
+    @Test func missingConnAckTimesOut() async throws {
+        // A server that accepts the connection and never answers.
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SilentServer(reply: []))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { server.close(promise: nil) }
+        let configuration = MQTTClientConfiguration(
+            host: "127.0.0.1", port: try #require(server.localAddress?.port), clientIdentifier: "impatient",
+            connectTimeout: .milliseconds(300))
+        let error = await #expect(throws: MQTTClientError.self) {
+            _ = try await MQTTClientConnection.connect(
+                configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                onMessage: { _ in }
+            ).get(within: .seconds(5))
+        }
+        #expect(error?.code == .timeout)
+    }
+
     // MARK: Publish round trips
 
     @Test(arguments: [ProtocolVersion.v3_1_1, .v5], [QoS.atMostOnce, .atLeastOnce, .exactlyOnce])
@@ -346,7 +368,8 @@ struct MQTTClientTests {
 
     @Test func qos0PublishWithoutPromiseFromTheEventLoop() async throws {
         // The broker drops QoS 0 messages past a subscriber's queue limit: lift it, order and count are checked.
-        try await TestBroker.with({ $0.maxQueuedMessages = 1_000_000 }) { broker in
+        let liftQueueLimit: (inout BrokerConfiguration) -> Void = { $0.maxQueuedMessages = 1_000_000 }
+        try await TestBroker.with(liftQueueLimit) { broker in
             let count = 5000
             let inbox = Inbox()
             let subscriber = try await broker.connect(
@@ -381,7 +404,7 @@ private final class SilentServer: ChannelInboundHandler {
     init(reply: [UInt8]) { self.reply = reply }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !replied else { return }
+        guard !replied, !reply.isEmpty else { return }
         replied = true
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: nil)
     }
