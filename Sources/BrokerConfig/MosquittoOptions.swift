@@ -99,8 +99,9 @@ package enum MosquittoOptions {
         option("max_inflight_messages", .global),
         option(
             "max_keepalive", .global,
-            .differs("1 to 9 seconds are accepted (Mosquitto refuses them): short keep-alives find dead field links "
-                + "sooner; 3.1.1 clients asking for more than the maximum are refused, as they cannot be told")),
+            .differs(
+                "1 to 9 seconds are accepted (Mosquitto refuses them): short keep-alives find dead field links "
+                    + "sooner; 3.1.1 clients asking for more than the maximum are refused, as they cannot be told")),
         option("max_packet_size", .global),
         option(
             "max_queued_bytes", .global,

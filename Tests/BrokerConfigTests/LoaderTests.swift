@@ -46,11 +46,12 @@ import Testing
         #expect(configuration.listeners.count == 1)
         #expect(!configuration.effectiveSecurity(of: listener).allowAnonymous)
         // Nobody could connect: said, not silently accepted.
-        #expect(result.warnings.map(\.description) == [
-            "/etc/mosquitto/mosquitto.conf:1: listener 1883: no client can connect: allow_anonymous is false (the "
-                + "default when a listener is configured) and there is no password_file; set allow_anonymous true "
-                + "or add a password_file"
-        ])
+        #expect(
+            result.warnings.map(\.description) == [
+                "/etc/mosquitto/mosquitto.conf:1: listener 1883: no client can connect: allow_anonymous is false (the "
+                    + "default when a listener is configured) and there is no password_file; set allow_anonymous true "
+                    + "or add a password_file"
+            ])
     }
 
     @Test func optionsBeforeTheFirstListenerConfigureTheDefaultListener() throws {
@@ -116,10 +117,11 @@ import Testing
 
     @Test func perListenerSettingsMustPrecedeSecurityOptions() {
         let result = load("allow_anonymous true\nper_listener_settings true\n")
-        #expect(result.errors.map(\.description) == [
-            "/etc/mosquitto/mosquitto.conf:2: per_listener_settings true must come before every security option "
-                + "(the first one is at /etc/mosquitto/mosquitto.conf:1); move it to the top of the main file"
-        ])
+        #expect(
+            result.errors.map(\.description) == [
+                "/etc/mosquitto/mosquitto.conf:2: per_listener_settings true must come before every security option "
+                    + "(the first one is at /etc/mosquitto/mosquitto.conf:1); move it to the top of the main file"
+            ])
     }
 
     @Test func includeDirLoadsConfFilesInMosquittoOrder() throws {
@@ -131,13 +133,14 @@ import Testing
         let result = load("allow_anonymous true\ninclude_dir /etc/mosquitto/conf.d\n", files: files)
         let configuration = try #require(result.configuration)
         // mosquitto.conf(5): case-insensitive first, upper case before lower case of the same letter.
-        #expect(configuration.files == [
-            "/etc/mosquitto/mosquitto.conf",
-            "/etc/mosquitto/conf.d/00.conf", "/etc/mosquitto/conf.d/01.conf",
-            "/etc/mosquitto/conf.d/A.conf", "/etc/mosquitto/conf.d/a.conf",
-            "/etc/mosquitto/conf.d/B.conf", "/etc/mosquitto/conf.d/b.conf",
-            "/etc/mosquitto/conf.d/Z.conf", "/etc/mosquitto/conf.d/_x.conf",
-        ])
+        #expect(
+            configuration.files == [
+                "/etc/mosquitto/mosquitto.conf",
+                "/etc/mosquitto/conf.d/00.conf", "/etc/mosquitto/conf.d/01.conf",
+                "/etc/mosquitto/conf.d/A.conf", "/etc/mosquitto/conf.d/a.conf",
+                "/etc/mosquitto/conf.d/B.conf", "/etc/mosquitto/conf.d/b.conf",
+                "/etc/mosquitto/conf.d/Z.conf", "/etc/mosquitto/conf.d/_x.conf",
+            ])
         #expect(configuration.listeners.map(\.port) == [2005, 2002, 2001, 2003, 2004, 2000, 2007, 2006])
     }
 
@@ -150,19 +153,21 @@ import Testing
         let configuration = try #require(result.configuration)
         #expect(configuration.files.count == 2)
         #expect(configuration.listeners.map(\.port) == [1883])
-        #expect(result.warnings.map(\.description) == [
-            "/etc/mosquitto/conf.d/a.conf:1: include_dir is only honoured in the main configuration file; this line "
-                + "is ignored (as in Mosquitto)"
-        ])
+        #expect(
+            result.warnings.map(\.description) == [
+                "/etc/mosquitto/conf.d/a.conf:1: include_dir is only honoured in the main configuration file; this line "
+                    + "is ignored (as in Mosquitto)"
+            ])
     }
 
     @Test func includedFilesStartOutsideAnyListenerOrBridge() {
         let files = ["/etc/mosquitto/conf.d/a.conf": "topic # out 0\n"]
         let result = load("connection b\naddress h\ntopic # in 0\ninclude_dir /etc/mosquitto/conf.d\n", files: files)
-        #expect(result.errors.map(\.description) == [
-            "/etc/mosquitto/conf.d/a.conf:1: topic is a bridge option; it must follow a \"connection\" line in the "
-                + "same file"
-        ])
+        #expect(
+            result.errors.map(\.description) == [
+                "/etc/mosquitto/conf.d/a.conf:1: topic is a bridge option; it must follow a \"connection\" line in the "
+                    + "same file"
+            ])
     }
 
     @Test func relativePathsResolveAgainstTheWorkingDirectory() throws {
@@ -185,10 +190,11 @@ import Testing
         let result = ConfigurationLoader.load(mainFile: "main.conf", source: InMemorySource(files))
         let configuration = try #require(result.configuration)
         #expect(configuration.passwordFile == "passwd")
-        #expect(result.warnings.map(\.description) == [
-            "main.conf:1: password_file: relative path \"passwd\" is relative to the gateway's working directory, "
-                + "not to this file (as in Mosquitto); prefer an absolute path"
-        ])
+        #expect(
+            result.warnings.map(\.description) == [
+                "main.conf:1: password_file: relative path \"passwd\" is relative to the gateway's working directory, "
+                    + "not to this file (as in Mosquitto); prefer an absolute path"
+            ])
     }
 
     @Test func everyProblemIsReportedInOnePass() {
@@ -216,14 +222,16 @@ import Testing
     @Test func booleansAcceptMosquittosSpellingsOnly() throws {
         let ok = try #require(load("persistence 1\nretain_available 0\n").configuration)
         #expect(ok.persistence && !ok.retainAvailable)
-        #expect(load("persistence yes\n").errors.map(\.message) == [
-            "persistence: \"yes\" is not a boolean; use true or false"
-        ])
+        #expect(
+            load("persistence yes\n").errors.map(\.message) == [
+                "persistence: \"yes\" is not a boolean; use true or false"
+            ])
     }
 
     @Test func stringValuesTakeTheRestOfTheLine() throws {
         let files = ["/etc/my passwords/pw file": "u:p\n"]
-        let text = "password_file /etc/my passwords/pw file\nconnection b\naddress h\nremote_username u\n"
+        let text =
+            "password_file /etc/my passwords/pw file\nconnection b\naddress h\nremote_username u\n"
             + "remote_password two words\ntopic # out 0\n"
         let configuration = try #require(load(text, files: files).configuration)
         #expect(configuration.passwordFile == "/etc/my passwords/pw file")
@@ -241,17 +249,20 @@ import Testing
 
             """
         let bridge = try #require(load(text).configuration?.bridges.first)
-        #expect(bridge.addresses == [
-            BridgeAddress(host: "h1"), BridgeAddress(host: "h2", port: 1884), BridgeAddress(host: "::1", port: 8883),
-        ])
-        #expect(bridge.topics == [
-            BridgeTopic(
-                pattern: "clients/total", direction: .in, qos: .atMostOnce, localPrefix: "test/mosquitto/org/",
-                remotePrefix: "$SYS/broker/"),
-            BridgeTopic(
-                pattern: "", direction: .both, qos: .exactlyOnce, localPrefix: "local/a", remotePrefix: "remote/b"),
-            BridgeTopic(pattern: "x"),
-        ])
+        #expect(
+            bridge.addresses == [
+                BridgeAddress(host: "h1"), BridgeAddress(host: "h2", port: 1884),
+                BridgeAddress(host: "::1", port: 8883),
+            ])
+        #expect(
+            bridge.topics == [
+                BridgeTopic(
+                    pattern: "clients/total", direction: .in, qos: .atMostOnce, localPrefix: "test/mosquitto/org/",
+                    remotePrefix: "$SYS/broker/"),
+                BridgeTopic(
+                    pattern: "", direction: .both, qos: .exactlyOnce, localPrefix: "local/a", remotePrefix: "remote/b"),
+                BridgeTopic(pattern: "x"),
+            ])
         #expect(bridge.topics[0].localTopic == "test/mosquitto/org/clients/total")
         #expect(bridge.topics[0].remoteTopic == "$SYS/broker/clients/total")
         #expect(bridge.restartTimeout == .constant(7))
@@ -260,9 +271,10 @@ import Testing
     @Test func listenerOptionInsideABridgeSectionIsFlagged() throws {
         let text = "listener 8883\nallow_anonymous true\nconnection b\naddress h\ncafile /ca.crt\ntopic # out 0\n"
         let result = load(text, files: ["/ca.crt": "x"])
-        #expect(result.diagnostics.map(\.description).contains(
-            "/etc/mosquitto/mosquitto.conf:5: cafile applies to listener 8883, not to bridge \"b\" (listener options "
-                + "apply to the most recent \"listener\" line); did you mean bridge_cafile?"))
+        #expect(
+            result.diagnostics.map(\.description).contains(
+                "/etc/mosquitto/mosquitto.conf:5: cafile applies to listener 8883, not to bridge \"b\" (listener options "
+                    + "apply to the most recent \"listener\" line); did you mean bridge_cafile?"))
     }
 
     @Test func persistentClientExpirationUnits() throws {

@@ -65,9 +65,10 @@ import Testing
     @Test func misspeltOptionsGetASuggestion() {
         let result = ConfigurationLoader.load(
             mainFile: "/c.conf", source: InMemorySource(["/c.conf": "max_inflight_message 10\n"]))
-        #expect(result.errors.map(\.message) == [
-            "unknown option \"max_inflight_message\"; did you mean max_inflight_messages?"
-        ])
+        #expect(
+            result.errors.map(\.message) == [
+                "unknown option \"max_inflight_message\"; did you mean max_inflight_messages?"
+            ])
     }
 
     static func table() -> String {

@@ -1,6 +1,5 @@
-import Foundation
-
 import BrokerConfig
+import Foundation
 
 /// An in-memory file tree: the tests' `ConfigurationSource`.
 struct InMemorySource: ConfigurationSource {

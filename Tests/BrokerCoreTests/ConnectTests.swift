@@ -28,8 +28,12 @@ struct ConnectTests {
         #expect(client.received().isEmpty)
         #expect(client.connection.phase == .closed)
         // Nothing is accepted after that.
-        #expect(client.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "c", cleanStart: true,
-            keepAlive: 0)), at: clock.now) == .close)
+        #expect(
+            client.send(
+                .connect(
+                    ConnectPacket(
+                        protocolVersion: .v5, clientIdentifier: "c", cleanStart: true,
+                        keepAlive: 0)), at: clock.now) == .close)
         #expect(broker.sessionCount == 0)
     }
 
@@ -98,8 +102,11 @@ struct ConnectTests {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now) { $0.maxKeepAlive = 100 }
         let client = TestClient(broker: broker, version: .v3_1_1)
-        client.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "c", cleanStart: true,
-            keepAlive: 500)), at: clock.now)
+        client.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v3_1_1, clientIdentifier: "c", cleanStart: true,
+                    keepAlive: 500)), at: clock.now)
         #expect(client.lastDisposition == .close)
         // Check the byte on the wire: 3.1.1 CONNACK return code 2 (identifier rejected).
         let bytes = try #require(Self.rawOutbound(of: client))
@@ -139,8 +146,11 @@ struct ConnectTests {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
         let client = TestClient(broker: broker, version: .v3_1_1)
-        client.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "", cleanStart: false,
-            keepAlive: 60)), at: clock.now)
+        client.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v3_1_1, clientIdentifier: "", cleanStart: false,
+                    keepAlive: 60)), at: clock.now)
         #expect(client.lastDisposition == .close)
         #expect(try #require(Self.rawOutbound(of: client)) == [0x20, 0x02, 0x00, 0x02])
         #expect(broker.sessionCount == 0)

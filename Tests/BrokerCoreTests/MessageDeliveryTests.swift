@@ -27,8 +27,11 @@ struct MessageDeliveryTests {
 
         clock.advance(seconds: 10)
         let again = TestClient(broker: broker)
-        again.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "sub", cleanStart: false,
-            keepAlive: 60, properties: connectProperties(sessionExpiry: 600))), at: clock.now)
+        again.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v5, clientIdentifier: "sub", cleanStart: false,
+                    keepAlive: 60, properties: connectProperties(sessionExpiry: 600))), at: clock.now)
         let delivered = again.received().publishes
         #expect(delivered.map(\.payloadString) == ["long", "forever"])
         // The remaining interval is what is left of the original one.
@@ -39,7 +42,8 @@ struct MessageDeliveryTests {
     @Test func remainingExpiryRoundsUp() {
         var clock = TestClock()
         let start = clock.now
-        let message = Message(topic: "t", payload: ByteBuffer(), qos: .atMostOnce, retain: false,
+        let message = Message(
+            topic: "t", payload: ByteBuffer(), qos: .atMostOnce, retain: false,
             expiresAt: start + .seconds(10))
         clock.advance(milliseconds: 1500)
         #expect(message.remainingExpiry(at: clock.now) == 9)
@@ -97,9 +101,11 @@ struct MessageDeliveryTests {
         subscriber.connect("sub", properties: connectProperties(maximumPacketSize: 64), at: clock.now)
         subscriber.subscribe("t", qos: .atLeastOnce, at: clock.now)
         let big = String(repeating: "x", count: 100)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: big), qos: .atMostOnce, retain: false),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: big), qos: .atMostOnce, retain: false),
             now: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "small"), qos: .atMostOnce, retain: false),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "small"), qos: .atMostOnce, retain: false),
             now: clock.now)
         #expect(subscriber.drainPublishes(at: clock.now).map(\.payloadString) == ["small"])
         #expect(broker.statistics.messagesOversized.load(ordering: .relaxed) == 1)
@@ -111,8 +117,10 @@ struct MessageDeliveryTests {
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", properties: connectProperties(maximumPacketSize: 64), at: clock.now)
         subscriber.subscribe("t", qos: .atLeastOnce, at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: String(repeating: "x", count: 100)),
-            qos: .atLeastOnce, retain: false), now: clock.now)
+        broker.publish(
+            Message(
+                topic: "t", payload: ByteBuffer(string: String(repeating: "x", count: 100)),
+                qos: .atLeastOnce, retain: false), now: clock.now)
         #expect(subscriber.drainPublishes(at: clock.now).isEmpty)
         #expect(broker.sessionState("sub")?.inflight.isEmpty == true)
         #expect(broker.statistics.messagesOversized.load(ordering: .relaxed) == 1)
@@ -127,10 +135,13 @@ struct MessageDeliveryTests {
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", properties: connectProperties(maximumPacketSize: size), at: clock.now)
         subscriber.subscribe("t", at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: payload), qos: .atMostOnce, retain: false),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: payload), qos: .atMostOnce, retain: false),
             now: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: payload + "z"), qos: .atMostOnce,
-            retain: false), now: clock.now)
+        broker.publish(
+            Message(
+                topic: "t", payload: ByteBuffer(string: payload + "z"), qos: .atMostOnce,
+                retain: false), now: clock.now)
         #expect(subscriber.drainPublishes(at: clock.now).map(\.payloadString) == [payload])
     }
 

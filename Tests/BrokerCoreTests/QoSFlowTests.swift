@@ -72,8 +72,9 @@ struct QoSFlowTests {
         publisher.connect("pub", at: clock.now)
 
         // Inbound: PUBLISH → PUBREC, PUBREL → PUBCOMP.
-        #expect(publisher.publish("t", "two", qos: .exactlyOnce, packetIdentifier: 9, at: clock.now)
-            == [.pubrec(AckPacket(packetIdentifier: 9))])
+        #expect(
+            publisher.publish("t", "two", qos: .exactlyOnce, packetIdentifier: 9, at: clock.now)
+                == [.pubrec(AckPacket(packetIdentifier: 9))])
         publisher.send(.pubrel(AckPacket(packetIdentifier: 9)), at: clock.now)
         #expect(publisher.received() == [.pubcomp(AckPacket(packetIdentifier: 9))])
 
@@ -98,10 +99,12 @@ struct QoSFlowTests {
         let publisher = TestClient(broker: broker)
         publisher.connect("pub", at: clock.now)
 
-        #expect(publisher.publish("t", "once", qos: .exactlyOnce, packetIdentifier: 5, at: clock.now)
-            == [.pubrec(AckPacket(packetIdentifier: 5))])
+        #expect(
+            publisher.publish("t", "once", qos: .exactlyOnce, packetIdentifier: 5, at: clock.now)
+                == [.pubrec(AckPacket(packetIdentifier: 5))])
         // The PUBREC was lost: the client resends the PUBLISH with DUP.
-        let resend = PublishPacket(topic: "t", payload: ByteBuffer(string: "once"), qos: .exactlyOnce, dup: true,
+        let resend = PublishPacket(
+            topic: "t", payload: ByteBuffer(string: "once"), qos: .exactlyOnce, dup: true,
             packetIdentifier: 5)
         publisher.send(.publish(resend), at: clock.now)
         #expect(publisher.received() == [.pubrec(AckPacket(packetIdentifier: 5))])
@@ -138,10 +141,11 @@ struct QoSFlowTests {
         client.connect("c", properties: connectProperties(requestProblemInformation: 0), at: clock.now)
         client.send(.pubrel(AckPacket(packetIdentifier: 42)), at: clock.now)
         client.send(.pubrec(AckPacket(packetIdentifier: 43)), at: clock.now)
-        #expect(client.received() == [
-            .pubcomp(AckPacket(packetIdentifier: 42, reasonCode: .packetIdentifierNotFound)),
-            .pubrel(AckPacket(packetIdentifier: 43, reasonCode: .packetIdentifierNotFound)),
-        ])
+        #expect(
+            client.received() == [
+                .pubcomp(AckPacket(packetIdentifier: 42, reasonCode: .packetIdentifierNotFound)),
+                .pubrel(AckPacket(packetIdentifier: 43, reasonCode: .packetIdentifierNotFound)),
+            ])
     }
 
     @Test func pubrelForUnknownIdentifierInV311IsStillCompleted() {
@@ -174,7 +178,8 @@ struct QoSFlowTests {
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", at: clock.now)
         subscriber.subscribe("t", qos: .exactlyOnce, at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "x"), qos: .exactlyOnce, retain: false),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "x"), qos: .exactlyOnce, retain: false),
             now: clock.now)
         let id = try #require(subscriber.drainPublishes(at: clock.now).first?.packetIdentifier)
         subscriber.send(.pubrec(AckPacket(packetIdentifier: id, reasonCode: .unspecifiedError)), at: clock.now)
@@ -220,8 +225,10 @@ struct QoSFlowTests {
         subscriber.connect("sub", properties: connectProperties(receiveMaximum: 2), at: clock.now)
         subscriber.subscribe("t", qos: .atLeastOnce, at: clock.now)
         for index in 1...5 {
-            broker.publish(Message(topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .atLeastOnce,
-                retain: false), now: clock.now)
+            broker.publish(
+                Message(
+                    topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .atLeastOnce,
+                    retain: false), now: clock.now)
         }
         let first = subscriber.drainPublishes(at: clock.now)
         #expect(first.map(\.payloadString) == ["1", "2"])
@@ -246,8 +253,10 @@ struct QoSFlowTests {
         subscriber.connect("sub", at: clock.now)
         subscriber.subscribe("t", qos: .exactlyOnce, at: clock.now)
         for index in 1...3 {
-            broker.publish(Message(topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .exactlyOnce,
-                retain: false), now: clock.now)
+            broker.publish(
+                Message(
+                    topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .exactlyOnce,
+                    retain: false), now: clock.now)
         }
         let first = try #require(subscriber.drainPublishes(at: clock.now).first)
         #expect(first.payloadString == "1")
@@ -268,8 +277,10 @@ struct QoSFlowTests {
         subscriber.connect("sub", at: clock.now)
         subscriber.subscribe("t", at: clock.now)
         for index in 1...5 {
-            broker.publish(Message(topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .atMostOnce,
-                retain: false), now: clock.now)
+            broker.publish(
+                Message(
+                    topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .atMostOnce,
+                    retain: false), now: clock.now)
         }
         // Only the first publish asks for a drain while one is pending.
         #expect(subscriber.handle.drainRequests == 1)
@@ -302,8 +313,9 @@ struct QoSFlowTests {
         client.publish("t", "1", qos: .exactlyOnce, packetIdentifier: 1, at: clock.now)
         client.send(.pubrel(AckPacket(packetIdentifier: 1)), at: clock.now)
         _ = client.received()
-        #expect(client.publish("t", "2", qos: .exactlyOnce, packetIdentifier: 2, at: clock.now)
-            == [.pubrec(AckPacket(packetIdentifier: 2, reasonCode: .noMatchingSubscribers))])
+        #expect(
+            client.publish("t", "2", qos: .exactlyOnce, packetIdentifier: 2, at: clock.now)
+                == [.pubrec(AckPacket(packetIdentifier: 2, reasonCode: .noMatchingSubscribers))])
         #expect(client.lastDisposition == .keepOpen)
     }
 }

@@ -10,17 +10,24 @@ struct RegressionTests {
     /// `drain` has already decided (under the lock) that the window is full and set `drainScheduled = true`, so the
     /// next queued message is not sent, `drain` returns false (no reschedule), and no PUBACK will ever come to wake
     /// the session: delivery stalls until the client reconnects.
-    @Test(.bug(id: "core-1", "ClientConnection+Publish.swift drain/sendPublish: oversize drop frees the window but the queue stalls"))
+    @Test(
+        .bug(
+            id: "core-1",
+            "ClientConnection+Publish.swift drain/sendPublish: oversize drop frees the window but the queue stalls"))
     func oversizedMessageDoesNotStallTheQueueBehindIt() {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
         let subscriber = TestClient(broker: broker)
-        subscriber.connect("sub", properties: connectProperties(receiveMaximum: 1, maximumPacketSize: 64),
+        subscriber.connect(
+            "sub", properties: connectProperties(receiveMaximum: 1, maximumPacketSize: 64),
             at: clock.now)
         subscriber.subscribe("t", qos: .atLeastOnce, at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: String(repeating: "x", count: 100)),
-            qos: .atLeastOnce, retain: false), now: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "small"), qos: .atLeastOnce, retain: false),
+        broker.publish(
+            Message(
+                topic: "t", payload: ByteBuffer(string: String(repeating: "x", count: 100)),
+                qos: .atLeastOnce, retain: false), now: clock.now)
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "small"), qos: .atLeastOnce, retain: false),
             now: clock.now)
         // One scheduled drain, as the channel handler runs it.
         let more = subscriber.connection.drain(now: clock.now, limit: 256)
@@ -28,16 +35,21 @@ struct RegressionTests {
         #expect(delivered == ["small"] || more, "small message stuck: delivered \(delivered), more = \(more)")
         // And a later publish must still wake the connection.
         let requestsBefore = subscriber.handle.drainRequests
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "later"), qos: .atLeastOnce, retain: false),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "later"), qos: .atLeastOnce, retain: false),
             now: clock.now)
-        #expect(delivered == ["small"] || subscriber.handle.drainRequests > requestsBefore,
+        #expect(
+            delivered == ["small"] || subscriber.handle.drainRequests > requestsBefore,
             "session never asks for a drain again")
     }
 
     /// MQTT 5 §3.3.2.3.3 [MQTT-3.3.2-6]: every PUBLISH the server sends carries the remaining Message Expiry
     /// Interval. The DUP resend after reconnect is sent with `now: nil`, so the property is left out and the
     /// message looks as if it never expired.
-    @Test(.bug(id: "core-2", "ClientConnection+Publish.swift resendInflight(): DUP resend drops the Message Expiry Interval"))
+    @Test(
+        .bug(
+            id: "core-2",
+            "ClientConnection+Publish.swift resendInflight(): DUP resend drops the Message Expiry Interval"))
     func resentMessageKeepsItsRemainingExpiry() throws {
         var clock = TestClock()
         let broker = makeBroker(at: clock.now)
@@ -54,8 +66,11 @@ struct RegressionTests {
 
         clock.advance(seconds: 30)
         let again = TestClient(broker: broker)
-        again.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "sub", cleanStart: false,
-            keepAlive: 60, properties: connectProperties(sessionExpiry: 600))), at: clock.now)
+        again.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v5, clientIdentifier: "sub", cleanStart: false,
+                    keepAlive: 60, properties: connectProperties(sessionExpiry: 600))), at: clock.now)
         let resent = try #require(again.received().publishes.first)
         #expect(resent.dup)
         #expect(resent.properties.messageExpiryInterval == 70)
@@ -89,8 +104,10 @@ struct RegressionTests {
         client.dropConnection(at: clock.now)
         clock.advance(seconds: 11)
         let again = TestClient(broker: broker)
-        let connack = try #require(again.connect("c", cleanStart: false, properties: connectProperties(sessionExpiry: 10),
-            at: clock.now))
+        let connack = try #require(
+            again.connect(
+                "c", cleanStart: false, properties: connectProperties(sessionExpiry: 10),
+                at: clock.now))
         #expect(!connack.sessionPresent)
     }
 
@@ -108,7 +125,8 @@ struct RegressionTests {
         var willProperties = Properties()
         willProperties.willDelayInterval = 10
         willProperties.messageExpiryInterval = 5
-        let will = WillMessage(topic: "will/t", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce,
+        let will = WillMessage(
+            topic: "will/t", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce,
             retain: false, properties: willProperties)
         let client = TestClient(broker: broker)
         client.connect("c", will: will, properties: connectProperties(sessionExpiry: 100), at: clock.now)
@@ -124,7 +142,8 @@ struct RegressionTests {
     /// Property) must be left out when it would make the packet exceed the client's Maximum Packet Size. `send`
     /// drops the whole packet instead, so a client with a small maximum never gets the PUBCOMP for its PUBREL and
     /// its QoS 2 flow never completes.
-    @Test(.bug(id: "core-6", "ClientConnection.swift send(_:version:): drops the whole ack instead of its reason string"))
+    @Test(
+        .bug(id: "core-6", "ClientConnection.swift send(_:version:): drops the whole ack instead of its reason string"))
     func acknowledgementIsSentWithoutReasonStringWhenItWouldBeTooLarge() throws {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)

@@ -14,7 +14,8 @@ struct RetainedTests {
         #expect(broker.retainedCount == 1)
         publisher.publish("r/t", "second", qos: .atLeastOnce, retain: true, at: clock.now)
         #expect(broker.retainedCount == 1)
-        #expect(broker.retainedMessages(matching: "r/t", now: clock.now).map { String(buffer: $0.payload) } == ["second"])
+        #expect(
+            broker.retainedMessages(matching: "r/t", now: clock.now).map { String(buffer: $0.payload) } == ["second"])
 
         let late = TestClient(broker: broker)
         late.connect("late", at: clock.now)
@@ -82,7 +83,8 @@ struct RetainedTests {
     @Test func retainHandling0SendsOnEverySubscribe() {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
             now: clock.now)
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", at: clock.now)
@@ -95,7 +97,8 @@ struct RetainedTests {
     @Test func retainHandling1SendsOnlyForANewSubscription() {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
             now: clock.now)
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", at: clock.now)
@@ -108,7 +111,8 @@ struct RetainedTests {
     @Test func retainHandling2NeverSends() {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
             now: clock.now)
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", at: clock.now)
@@ -119,7 +123,8 @@ struct RetainedTests {
     @Test func retainedMessagesAreNotSentToSharedSubscriptions() {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true),
             now: clock.now)
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", at: clock.now)
@@ -130,7 +135,8 @@ struct RetainedTests {
     @Test func retainedCopyQoSIsTheMinimumOfMessageAndSubscription() {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .exactlyOnce, retain: true),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .exactlyOnce, retain: true),
             now: clock.now)
         let subscriber = TestClient(broker: broker)
         subscriber.connect("sub", at: clock.now)
@@ -142,7 +148,8 @@ struct RetainedTests {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now)
         for topic in ["a/1", "a/2", "b/1", "$SYS/x"] {
-            broker.publish(Message(topic: topic, payload: ByteBuffer(string: topic), qos: .atMostOnce, retain: true),
+            broker.publish(
+                Message(topic: topic, payload: ByteBuffer(string: topic), qos: .atMostOnce, retain: true),
                 now: clock.now)
         }
         let subscriber = TestClient(broker: broker)

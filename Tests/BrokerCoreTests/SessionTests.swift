@@ -27,8 +27,11 @@ struct SessionTests {
 
         clock.advance(seconds: 10)
         let second = TestClient(broker: broker)
-        second.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "sub", cleanStart: false,
-            keepAlive: 60, properties: connectProperties(sessionExpiry: 300))), at: clock.now)
+        second.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v5, clientIdentifier: "sub", cleanStart: false,
+                    keepAlive: 60, properties: connectProperties(sessionExpiry: 300))), at: clock.now)
         let replies = second.received()
         try #require(replies.count == 4)
         #expect(replies[0].connack?.sessionPresent == true)
@@ -58,8 +61,11 @@ struct SessionTests {
 
         clock.advance(seconds: 5)
         let again = TestClient(broker: broker, version: version)
-        again.send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "sub", cleanStart: false,
-            keepAlive: 60, properties: persistent)), at: clock.now)
+        again.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: version, clientIdentifier: "sub", cleanStart: false,
+                    keepAlive: 60, properties: persistent)), at: clock.now)
         let replies = again.received()
         #expect(replies.first?.connack?.sessionPresent == true)
         #expect(replies.publishes.map(\.payloadString) == ["one", "two"])
@@ -75,8 +81,11 @@ struct SessionTests {
         subscriber.disconnect(at: clock.now)
         broker.publish(Self.message("t", "zero", qos: .atMostOnce), now: clock.now)
         let again = TestClient(broker: broker, version: .v3_1_1)
-        again.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "sub", cleanStart: false,
-            keepAlive: 60)), at: clock.now)
+        again.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v3_1_1, clientIdentifier: "sub", cleanStart: false,
+                    keepAlive: 60)), at: clock.now)
         #expect(again.received().publishes.map(\.payloadString) == ["zero"])
         #expect(broker.statistics.messagesDropped.load(ordering: .relaxed) == 0)
     }
@@ -94,8 +103,11 @@ struct SessionTests {
         #expect(broker.statistics.messagesDropped.load(ordering: .relaxed) == 2)
         #expect(broker.sessionState("sub")?.droppedMessages == 2)
         let again = TestClient(broker: broker, version: .v3_1_1)
-        again.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "sub", cleanStart: false,
-            keepAlive: 60)), at: clock.now)
+        again.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: .v3_1_1, clientIdentifier: "sub", cleanStart: false,
+                    keepAlive: 60)), at: clock.now)
         // The oldest are kept; the newest were dropped.
         #expect(again.received().publishes.map(\.payloadString) == ["1", "2", "3"])
     }
@@ -113,8 +125,11 @@ struct SessionTests {
         #expect(broker.subscriptionCount == 1)
 
         let fresh = TestClient(broker: broker, version: version)
-        fresh.send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "sub", cleanStart: true,
-            keepAlive: 60, properties: persistent)), at: clock.now)
+        fresh.send(
+            .connect(
+                ConnectPacket(
+                    protocolVersion: version, clientIdentifier: "sub", cleanStart: true,
+                    keepAlive: 60, properties: persistent)), at: clock.now)
         let replies = fresh.received()
         #expect(replies.first?.connack?.sessionPresent == false)
         #expect(replies.publishes.isEmpty)
@@ -153,8 +168,10 @@ struct SessionTests {
         client.dropConnection(at: clock.now)
         clock.advance(seconds: 20)
         let again = TestClient(broker: broker)
-        let connack = try #require(again.connect("c", cleanStart: false, properties: connectProperties(sessionExpiry: 30),
-            at: clock.now))
+        let connack = try #require(
+            again.connect(
+                "c", cleanStart: false, properties: connectProperties(sessionExpiry: 30),
+                at: clock.now))
         #expect(connack.sessionPresent)
         clock.advance(seconds: 20)
         broker.expire(now: clock.now)
@@ -217,8 +234,10 @@ struct SessionTests {
         let clock = TestClock()
         let broker = makeBroker(at: clock.now) { $0.maximumSessionExpiry = 60 }
         let client = TestClient(broker: broker)
-        let connack = try #require(client.connect("c", properties: connectProperties(sessionExpiry: 3600),
-            at: clock.now))
+        let connack = try #require(
+            client.connect(
+                "c", properties: connectProperties(sessionExpiry: 3600),
+                at: clock.now))
         #expect(connack.properties.sessionExpiryInterval == 60)
     }
 
@@ -231,8 +250,10 @@ struct SessionTests {
         old.connect("c", properties: connectProperties(sessionExpiry: 60), at: clock.now)
         old.subscribe("t", qos: .atLeastOnce, at: clock.now)
         let new = TestClient(broker: broker)
-        let connack = try #require(new.connect("c", cleanStart: false, properties: connectProperties(sessionExpiry: 60),
-            at: clock.now))
+        let connack = try #require(
+            new.connect(
+                "c", cleanStart: false, properties: connectProperties(sessionExpiry: 60),
+                at: clock.now))
         #expect(connack.sessionPresent)
         #expect(old.handle.takeOverNotices == 1)
         #expect(new.handle.takeOverNotices == 0)
@@ -259,7 +280,8 @@ struct SessionTests {
         old.subscribe("t", qos: .atLeastOnce, at: clock.now)
         let new = TestClient(broker: broker)
         new.connect("c", cleanStart: false, properties: connectProperties(sessionExpiry: 60), at: clock.now)
-        broker.publish(Message(topic: "t", payload: ByteBuffer(string: "m"), qos: .atLeastOnce, retain: false),
+        broker.publish(
+            Message(topic: "t", payload: ByteBuffer(string: "m"), qos: .atLeastOnce, retain: false),
             now: clock.now)
         // The old connection's loop runs a drain scheduled before it learnt of the take-over.
         #expect(old.drainPublishes(at: clock.now).isEmpty, "the replaced connection stole the message")

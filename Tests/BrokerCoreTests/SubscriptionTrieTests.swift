@@ -115,8 +115,11 @@ struct SubscriptionTrieTests {
         let sessions = ["m1", "m2", "m3"].map { Session(clientID: $0) }
         for session in sessions {
             _ = session.attach(FakeConnection())
-            trie.insert(filter: "$share/g/jobs/+", subscriber: Subscriber(session: session,
-                options: SubscriptionOptions(qos: .atLeastOnce)))
+            trie.insert(
+                filter: "$share/g/jobs/+",
+                subscriber: Subscriber(
+                    session: session,
+                    options: SubscriptionOptions(qos: .atLeastOnce)))
         }
         #expect(trie.count == 3)
         var chosen: [String] = []
@@ -140,8 +143,11 @@ struct SubscriptionTrieTests {
         _ = online.attach(FakeConnection())
         let offline = Session(clientID: "offline")
         for session in [offline, online] {
-            trie.insert(filter: "$share/g/t", subscriber: Subscriber(session: session,
-                options: SubscriptionOptions(qos: .atLeastOnce)))
+            trie.insert(
+                filter: "$share/g/t",
+                subscriber: Subscriber(
+                    session: session,
+                    options: SubscriptionOptions(qos: .atLeastOnce)))
         }
         for _ in 0..<4 {
             #expect(Self.matches(trie, "t") == ["online"])

@@ -81,8 +81,10 @@ struct TopicAliasTests {
         subscriber.connect("sub", properties: connectProperties(topicAliasMaximum: 5), at: clock.now)
         subscriber.subscribe("t/#", at: clock.now)
         for payload in ["1", "2"] {
-            broker.publish(Message(topic: "t/a", payload: ByteBuffer(string: payload), qos: .atMostOnce,
-                retain: false), now: clock.now)
+            broker.publish(
+                Message(
+                    topic: "t/a", payload: ByteBuffer(string: payload), qos: .atMostOnce,
+                    retain: false), now: clock.now)
         }
         let delivered = subscriber.drainPublishes(at: clock.now)
         try #require(delivered.count == 2)
@@ -101,8 +103,10 @@ struct TopicAliasTests {
         subscriber.subscribe("#", at: clock.now)
         for round in 0..<2 {
             for topic in ["a", "b", "c", "d"] {
-                broker.publish(Message(topic: topic, payload: ByteBuffer(string: "\(round)"), qos: .atMostOnce,
-                    retain: false), now: clock.now)
+                broker.publish(
+                    Message(
+                        topic: topic, payload: ByteBuffer(string: "\(round)"), qos: .atMostOnce,
+                        retain: false), now: clock.now)
             }
         }
         let delivered = subscriber.drainPublishes(at: clock.now)
@@ -135,7 +139,8 @@ struct TopicAliasTests {
         subscriber.connect("sub", at: clock.now)
         subscriber.subscribe("t", at: clock.now)
         for _ in 0..<2 {
-            broker.publish(Message(topic: "t", payload: ByteBuffer(string: "x"), qos: .atMostOnce, retain: false),
+            broker.publish(
+                Message(topic: "t", payload: ByteBuffer(string: "x"), qos: .atMostOnce, retain: false),
                 now: clock.now)
         }
         let delivered = subscriber.drainPublishes(at: clock.now)

@@ -8,7 +8,8 @@ struct WillTests {
     private static func will(_ payload: String = "gone", delay: UInt32? = nil, retain: Bool = false) -> WillMessage {
         var properties = Properties()
         properties.willDelayInterval = delay
-        return WillMessage(topic: "will/t", payload: ByteBuffer(string: payload), qos: .atLeastOnce, retain: retain,
+        return WillMessage(
+            topic: "will/t", payload: ByteBuffer(string: payload), qos: .atLeastOnce, retain: retain,
             properties: properties)
     }
 
@@ -80,7 +81,8 @@ struct WillTests {
         let broker = makeBroker(at: clock.now)
         let watcher = Self.watcher(broker, at: clock.now)
         let client = TestClient(broker: broker)
-        client.connect("c", will: Self.will(delay: 10), properties: connectProperties(sessionExpiry: 100),
+        client.connect(
+            "c", will: Self.will(delay: 10), properties: connectProperties(sessionExpiry: 100),
             at: clock.now)
         client.dropConnection(at: clock.now)
         #expect(watcher.drainPublishes(at: clock.now).isEmpty)
@@ -101,7 +103,8 @@ struct WillTests {
         let broker = makeBroker(at: clock.now)
         let watcher = Self.watcher(broker, at: clock.now)
         let client = TestClient(broker: broker)
-        client.connect("c", will: Self.will(delay: 10), properties: connectProperties(sessionExpiry: 100),
+        client.connect(
+            "c", will: Self.will(delay: 10), properties: connectProperties(sessionExpiry: 100),
             at: clock.now)
         client.dropConnection(at: clock.now)
         clock.advance(seconds: 5)
@@ -117,7 +120,8 @@ struct WillTests {
         let broker = makeBroker(at: clock.now)
         let watcher = Self.watcher(broker, at: clock.now)
         let client = TestClient(broker: broker)
-        client.connect("c", will: Self.will(delay: 10), properties: connectProperties(sessionExpiry: 100),
+        client.connect(
+            "c", will: Self.will(delay: 10), properties: connectProperties(sessionExpiry: 100),
             at: clock.now)
         client.dropConnection(at: clock.now)
         clock.advance(seconds: 5)
@@ -134,7 +138,8 @@ struct WillTests {
         let broker = makeBroker(at: clock.now)
         let watcher = Self.watcher(broker, at: clock.now)
         let client = TestClient(broker: broker)
-        client.connect("c", will: Self.will(delay: 100), properties: connectProperties(sessionExpiry: 10),
+        client.connect(
+            "c", will: Self.will(delay: 100), properties: connectProperties(sessionExpiry: 10),
             at: clock.now)
         client.dropConnection(at: clock.now)
         clock.advance(seconds: 10)
@@ -161,7 +166,8 @@ struct WillTests {
         let old = TestClient(broker: broker)
         old.connect("c", will: Self.will("old"), properties: connectProperties(sessionExpiry: 100), at: clock.now)
         let new = TestClient(broker: broker)
-        new.connect("c", cleanStart: false, will: Self.will("new"), properties: connectProperties(sessionExpiry: 100),
+        new.connect(
+            "c", cleanStart: false, will: Self.will("new"), properties: connectProperties(sessionExpiry: 100),
             at: clock.now)
         #expect(watcher.drainPublishes(at: clock.now).map(\.payloadString) == ["old"])
         // The old connection learns of the take-over and closes: no second will.

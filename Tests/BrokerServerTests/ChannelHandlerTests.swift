@@ -15,13 +15,15 @@ struct ChannelHandlerTests {
         let channel: EmbeddedChannel
         let version: ProtocolVersion
 
-        init(broker: Broker, registry: ConnectionRegistry = ConnectionRegistry(), version: ProtocolVersion = .v5,
-            connectTimeout: TimeAmount = .seconds(10), loop: EmbeddedEventLoop = EmbeddedEventLoop()) throws
-        {
+        init(
+            broker: Broker, registry: ConnectionRegistry = ConnectionRegistry(), version: ProtocolVersion = .v5,
+            connectTimeout: TimeAmount = .seconds(10), loop: EmbeddedEventLoop = EmbeddedEventLoop()
+        ) throws {
             self.version = version
             channel = EmbeddedChannel(loop: loop)
             try channel.pipeline.syncOperations.addHandler(
-                MQTTChannelHandler(broker: broker, registry: registry, connectTimeout: connectTimeout,
+                MQTTChannelHandler(
+                    broker: broker, registry: registry, connectTimeout: connectTimeout,
                     logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
             )
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1883)).wait()
@@ -56,11 +58,15 @@ struct ChannelHandlerTests {
             return packets
         }
 
-        func connect(_ clientID: String, cleanStart: Bool = true, keepAlive: UInt16 = 60,
-            will: WillMessage? = nil, properties: Properties = Properties()) throws -> ConnAckPacket?
-        {
-            try write(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: clientID,
-                cleanStart: cleanStart, keepAlive: keepAlive, will: will, properties: properties)))
+        func connect(
+            _ clientID: String, cleanStart: Bool = true, keepAlive: UInt16 = 60,
+            will: WillMessage? = nil, properties: Properties = Properties()
+        ) throws -> ConnAckPacket? {
+            try write(
+                .connect(
+                    ConnectPacket(
+                        protocolVersion: version, clientIdentifier: clientID,
+                        cleanStart: cleanStart, keepAlive: keepAlive, will: will, properties: properties)))
             return try outboundPackets().first.flatMap { packet in
                 if case .connack(let connack) = packet { return connack }
                 return nil
@@ -75,16 +81,20 @@ struct ChannelHandlerTests {
     @Test func connectBytesAreAnsweredWithConnackBytes() throws {
         let connection = try Connection(broker: Self.broker(), version: .v3_1_1)
         // CONNECT, MQTT 3.1.1, clean session, keep-alive 60, client id "c".
-        try connection.writeBytes([0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
-            0x00, 0x01, 0x63])
+        try connection.writeBytes([
+            0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
+            0x00, 0x01, 0x63,
+        ])
         #expect(try connection.outboundBytes() == [0x20, 0x02, 0x00, 0x00])
         #expect(connection.channel.isActive)
     }
 
     @Test func packetSplitAcrossReadsIsReassembled() throws {
         let connection = try Connection(broker: Self.broker(), version: .v3_1_1)
-        let connect: [UInt8] = [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
-            0x00, 0x01, 0x63]
+        let connect: [UInt8] = [
+            0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
+            0x00, 0x01, 0x63,
+        ]
         for byte in connect.dropLast() {
             try connection.writeBytes([byte])
             #expect(try connection.outboundBytes().isEmpty)
@@ -96,8 +106,10 @@ struct ChannelHandlerTests {
     @Test func severalPacketsInOneReadAreAllHandled() throws {
         let connection = try Connection(broker: Self.broker(), version: .v3_1_1)
         // CONNECT followed by two PINGREQs in one read.
-        try connection.writeBytes([0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
-            0x00, 0x01, 0x63, 0xC0, 0x00, 0xC0, 0x00])
+        try connection.writeBytes([
+            0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
+            0x00, 0x01, 0x63, 0xC0, 0x00, 0xC0, 0x00,
+        ])
         #expect(try connection.outboundBytes() == [0x20, 0x02, 0x00, 0x00, 0xD0, 0x00, 0xD0, 0x00])
     }
 
@@ -137,8 +149,10 @@ struct ChannelHandlerTests {
     @Test func unsupportedProtocolLevelIsRefusedWithReturnCode1() throws {
         let connection = try Connection(broker: Self.broker(), version: .v3_1_1)
         // CONNECT with protocol level 6.
-        try connection.writeBytes([0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x3C,
-            0x00, 0x01, 0x63])
+        try connection.writeBytes([
+            0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x3C,
+            0x00, 0x01, 0x63,
+        ])
         #expect(try connection.outboundBytes() == [0x20, 0x02, 0x00, 0x01])
         #expect(!connection.channel.isActive)
     }
@@ -165,16 +179,28 @@ struct ChannelHandlerTests {
         let loop = EmbeddedEventLoop()
         let subscriber = try Connection(broker: broker, loop: loop)
         _ = try subscriber.connect("sub")
-        try subscriber.write(.subscribe(SubscribePacket(packetIdentifier: 1, subscriptions: [
-            TopicSubscription(filter: "t/#", options: SubscriptionOptions(qos: .atLeastOnce))
-        ])))
-        #expect(try subscriber.outboundPackets() == [.suback(SubAckPacket(packetIdentifier: 1,
-            reasonCodes: [.grantedQoS1]))])
+        try subscriber.write(
+            .subscribe(
+                SubscribePacket(
+                    packetIdentifier: 1,
+                    subscriptions: [
+                        TopicSubscription(filter: "t/#", options: SubscriptionOptions(qos: .atLeastOnce))
+                    ])))
+        #expect(
+            try subscriber.outboundPackets() == [
+                .suback(
+                    SubAckPacket(
+                        packetIdentifier: 1,
+                        reasonCodes: [.grantedQoS1]))
+            ])
 
         let publisher = try Connection(broker: broker, loop: loop)
         _ = try publisher.connect("pub")
-        try publisher.write(.publish(PublishPacket(topic: "t/x", payload: ByteBuffer(string: "hi"), qos: .atLeastOnce,
-            packetIdentifier: 5)))
+        try publisher.write(
+            .publish(
+                PublishPacket(
+                    topic: "t/x", payload: ByteBuffer(string: "hi"), qos: .atLeastOnce,
+                    packetIdentifier: 5)))
         #expect(try publisher.outboundPackets() == [.puback(AckPacket(packetIdentifier: 5))])
 
         // The broker asked the subscriber's handle for a drain, which runs on its event loop.
@@ -213,14 +239,21 @@ struct ChannelHandlerTests {
         let registry = ConnectionRegistry()
         let watcher = try Connection(broker: broker, registry: registry, loop: loop)
         _ = try watcher.connect("watcher")
-        try watcher.write(.subscribe(SubscribePacket(packetIdentifier: 1, subscriptions: [
-            TopicSubscription(filter: "will", options: SubscriptionOptions(qos: .atMostOnce))
-        ])))
+        try watcher.write(
+            .subscribe(
+                SubscribePacket(
+                    packetIdentifier: 1,
+                    subscriptions: [
+                        TopicSubscription(filter: "will", options: SubscriptionOptions(qos: .atMostOnce))
+                    ])))
         _ = try watcher.outboundPackets()
 
         let client = try Connection(broker: broker, registry: registry, loop: loop)
-        _ = try client.connect("c", will: WillMessage(topic: "will", payload: ByteBuffer(string: "bye"),
-            qos: .atMostOnce, retain: false))
+        _ = try client.connect(
+            "c",
+            will: WillMessage(
+                topic: "will", payload: ByteBuffer(string: "bye"),
+                qos: .atMostOnce, retain: false))
         #expect(registry.count == 2)
         // The peer vanishes without DISCONNECT.
         _ = try client.channel.finish()
@@ -249,8 +282,10 @@ struct ChannelHandlerTests {
     @Test func bytesReceivedAreCounted() throws {
         let broker = Self.broker()
         let connection = try Connection(broker: broker, version: .v3_1_1)
-        try connection.writeBytes([0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
-            0x00, 0x01, 0x63])
+        try connection.writeBytes([
+            0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C,
+            0x00, 0x01, 0x63,
+        ])
         _ = try connection.outboundBytes()
         #expect(broker.statistics.bytesReceived.load(ordering: .relaxed) == 15)
         #expect(broker.statistics.bytesSent.load(ordering: .relaxed) == 4)

@@ -56,7 +56,8 @@ struct MQTTServerTests {
         configuration.shutdownGrace = .seconds(2)
         var brokerConfiguration = BrokerConfiguration()
         brokerConfiguration.sysInterval = 0
-        let server = MQTTServer(broker: Broker(configuration: brokerConfiguration, now: .now()),
+        let server = MQTTServer(
+            broker: Broker(configuration: brokerConfiguration, now: .now()),
             configuration: configuration, group: group, logger: silentLogger)
         let task = Task { try await server.run() }
         do {
@@ -84,7 +85,9 @@ struct MQTTServerTests {
         group: any EventLoopGroup,
         to address: SocketAddress,
         expecting count: Int
-    ) async throws -> (channel: any Channel, firstBytes: EventLoopFuture<ByteBuffer>, closed: EventLoopFuture<ByteBuffer>) {
+    ) async throws -> (
+        channel: any Channel, firstBytes: EventLoopFuture<ByteBuffer>, closed: EventLoopFuture<ByteBuffer>
+    ) {
         let loop = group.next()
         let firstBytes = loop.makePromise(of: ByteBuffer.self)
         let closed = loop.makePromise(of: ByteBuffer.self)
@@ -115,7 +118,8 @@ struct MQTTServerTests {
     func connectOverTCPIsAnsweredWithConnack() async throws {
         try await Self.withServer { server, group, address in
             let client = try await Self.connectClient(group: group, to: address, expecting: 4)
-            let connect = ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "tcp", cleanStart: true,
+            let connect = ConnectPacket(
+                protocolVersion: .v3_1_1, clientIdentifier: "tcp", cleanStart: true,
                 keepAlive: 30)
             try await client.channel.writeAndFlush(Self.encode(.connect(connect), version: .v3_1_1)).get()
             let connack = try await client.firstBytes.get()
@@ -137,7 +141,8 @@ struct MQTTServerTests {
         configuration.shutdownGrace = .seconds(5)
         var brokerConfiguration = BrokerConfiguration()
         brokerConfiguration.sysInterval = 0
-        let server = MQTTServer(broker: Broker(configuration: brokerConfiguration, now: .now()),
+        let server = MQTTServer(
+            broker: Broker(configuration: brokerConfiguration, now: .now()),
             configuration: configuration, group: group, logger: Self.silentLogger)
         let task = Task { try await server.run() }
         let deadline = NIODeadline.now() + .seconds(10)

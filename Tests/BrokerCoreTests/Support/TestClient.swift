@@ -120,7 +120,8 @@ final class TestClient {
             retainAsPublished: retainAsPublished,
             retainHandling: retainHandling
         )
-        return subscribe([TopicSubscription(filter: filter, options: options)], identifier: identifier, at: now,
+        return subscribe(
+            [TopicSubscription(filter: filter, options: options)], identifier: identifier, at: now,
             sourceLocation: sourceLocation)
     }
 
@@ -134,7 +135,8 @@ final class TestClient {
         var properties = Properties()
         if let identifier { properties.subscriptionIdentifiers = [identifier] }
         let id = nextIdentifier()
-        send(.subscribe(SubscribePacket(packetIdentifier: id, subscriptions: subscriptions, properties: properties)),
+        send(
+            .subscribe(SubscribePacket(packetIdentifier: id, subscriptions: subscriptions, properties: properties)),
             at: now)
         // The SUBACK comes first; retained messages queued by the subscribe stay in the session until a drain.
         let replies = received(sourceLocation: sourceLocation)
@@ -170,9 +172,10 @@ final class TestClient {
     }
 
     /// Sends a normal DISCONNECT and tells the connection the network connection is gone.
-    func disconnect(reason: ReasonCode = .normalDisconnection, properties: Properties = Properties(),
-        at now: NIODeadline)
-    {
+    func disconnect(
+        reason: ReasonCode = .normalDisconnection, properties: Properties = Properties(),
+        at now: NIODeadline
+    ) {
         send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)), at: now)
         connection.connectionClosed(now: now)
     }
