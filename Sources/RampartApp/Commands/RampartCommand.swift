@@ -7,7 +7,7 @@ package struct RampartCommand: AsyncParsableCommand {
         commandName: "rampart",
         abstract: "IoT secure gateway: MQTT broker and more.",
         version: ProductInfo.version,
-        subcommands: [RunCommand.self, BrokerCommand.self, ProfileCommand.self]
+        subcommands: [RunCommand.self, BrokerCommand.self, ProfileCommand.self, BenchCommand.self]
     )
 
     package init() {}
