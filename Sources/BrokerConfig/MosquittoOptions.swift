@@ -139,7 +139,11 @@ package enum MosquittoOptions {
                     + "you want (systemd User=)")),
         // Listeners.
         option("bind_address", .listener, .differs("deprecated; sets the default listener's address, as in Mosquitto")),
-        option("bind_interface", .listener),
+        option(
+            "bind_interface", .listener,
+            .differs(
+                "binds the interface's first IPv4 (else IPv6) address when the listener starts, instead of "
+                    + "SO_BINDTODEVICE; after the address changes, reload")),
         option(
             "http_dir", .listener,
             .refused(
