@@ -12,7 +12,7 @@ extension ClientConnection {
             return refuse(.badAuthenticationMethod, "enhanced authentication is not supported")
         }
         if let will = connect.will {
-            if will.qos > maximumQoS { return refuse(.qosNotSupported, "will QoS above maximum") }
+            if will.qos > maximumQoS(configuration) { return refuse(.qosNotSupported, "will QoS above maximum") }
             if will.retain && !configuration.retainAvailable {
                 return refuse(.retainNotSupported, "retained wills are not available")
             }
@@ -91,10 +91,12 @@ extension ClientConnection {
         var properties = Properties()
         if isV5 {
             if configuration.receiveMaximum != UInt16.max { properties.receiveMaximum = configuration.receiveMaximum }
+            let maximumQoS = maximumQoS(configuration)
             if maximumQoS != .exactlyOnce { properties.maximumQoS = maximumQoS.rawValue }
             if !configuration.retainAvailable { properties.retainAvailable = 0 }
             properties.maximumPacketSize = configuration.maximumPacketSize
             properties.assignedClientIdentifier = assignedClientID
+            let topicAliasMaximum = topicAliasMaximum(configuration)
             if topicAliasMaximum > 0 { properties.topicAliasMaximum = topicAliasMaximum }
             properties.serverKeepAlive = serverKeepAlive
             if expiryInterval != (connect.properties.sessionExpiryInterval ?? 0) {

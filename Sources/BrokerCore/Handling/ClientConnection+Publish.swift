@@ -6,7 +6,7 @@ extension ClientConnection {
     func handlePublish(_ publish: PublishPacket, now: NIODeadline) -> Disposition {
         guard let session else { return .close }
         let configuration = broker.configuration
-        if publish.qos > maximumQoS {
+        if publish.qos > maximumQoS(configuration) {
             return close(reason: .qosNotSupported, reasonString: "QoS \(publish.qos.rawValue) is not supported")
         }
         if publish.retain && !configuration.retainAvailable {
@@ -19,7 +19,7 @@ extension ClientConnection {
 
         var topic = publish.topic
         if let alias = publish.properties.topicAlias {
-            guard alias <= topicAliasMaximum else {
+            guard alias <= topicAliasMaximum(configuration) else {
                 return close(reason: .topicAliasInvalid, reasonString: "topic alias \(alias) above maximum")
             }
             if topic.isEmpty {
@@ -125,17 +125,17 @@ extension ClientConnection {
                 state.record(.incomingReleased(clientID: clientID, packetIdentifier: ack.packetIdentifier))
                 return true
             } ?? false
-        if known {
-            send(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier)))
-        } else {
-            let properties = problem("PUBREL for unknown packet identifier \(ack.packetIdentifier)")
-            send(
-                .pubcomp(
-                    AckPacket(
-                        packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound,
-                        properties: properties)))
-        }
+        send(.pubcomp(known ? AckPacket(packetIdentifier: ack.packetIdentifier) : notFound(ack, answering: "PUBREL")))
         return .keepOpen
+    }
+
+    /// The reply to an acknowledgement whose packet identifier is in no flow: 0x92 (MQTT 5 §4.3.3).
+    private func notFound(_ ack: AckPacket, answering packet: String) -> AckPacket {
+        AckPacket(
+            packetIdentifier: ack.packetIdentifier,
+            reasonCode: .packetIdentifierNotFound,
+            properties: problem("\(packet) for unknown packet identifier \(ack.packetIdentifier)")
+        )
     }
 
     /// PUBACK from the client completes a QoS 1 delivery and opens the in-flight window.
@@ -143,8 +143,7 @@ extension ClientConnection {
         let clientID = self.clientID
         session?.state.withLock { state in
             if state.inflight[ack.packetIdentifier]?.delivery.qos == .atLeastOnce {
-                state.inflight[ack.packetIdentifier] = nil
-                state.record(.completed(clientID: clientID, packetIdentifier: ack.packetIdentifier))
+                state.completeInflight(ack.packetIdentifier, clientID: clientID)
             }
         }
         _ = drain(now: now, limit: Int.max)
@@ -159,8 +158,7 @@ extension ClientConnection {
                 return false
             }
             if ack.reasonCode.isFailure {
-                state.inflight[ack.packetIdentifier] = nil
-                state.record(.completed(clientID: clientID, packetIdentifier: ack.packetIdentifier))
+                state.completeInflight(ack.packetIdentifier, clientID: clientID)
             } else {
                 state.inflight[ack.packetIdentifier]?.stage = .awaitingCompletion
                 state.record(.releasePending(clientID: clientID, packetIdentifier: ack.packetIdentifier))
@@ -168,12 +166,7 @@ extension ClientConnection {
             return true
         }
         guard known == true else {
-            let properties = problem("PUBREC for unknown packet identifier \(ack.packetIdentifier)")
-            send(
-                .pubrel(
-                    AckPacket(
-                        packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound,
-                        properties: properties)))
+            send(.pubrel(notFound(ack, answering: "PUBREC")))
             return .keepOpen
         }
         if ack.reasonCode.isFailure {
@@ -189,8 +182,7 @@ extension ClientConnection {
         let clientID = self.clientID
         session?.state.withLock { state in
             if state.inflight[ack.packetIdentifier]?.stage == .awaitingCompletion {
-                state.inflight[ack.packetIdentifier] = nil
-                state.record(.completed(clientID: clientID, packetIdentifier: ack.packetIdentifier))
+                state.completeInflight(ack.packetIdentifier, clientID: clientID)
             }
         }
         _ = drain(now: now, limit: Int.max)
@@ -333,10 +325,7 @@ extension ClientConnection {
         BrokerStatistics.add(broker.statistics.messagesOversized)
         if let packetIdentifier {
             let clientID = self.clientID
-            session?.state.withLock { state in
-                state.inflight[packetIdentifier] = nil
-                state.record(.completed(clientID: clientID, packetIdentifier: packetIdentifier))
-            }
+            session?.state.withLock { state in state.completeInflight(packetIdentifier, clientID: clientID) }
         }
         return false
     }

@@ -14,6 +14,7 @@ extension ClientConnection {
         let access =
             listener.security.current.authorizer == nil
             ? nil : SubscriberAccess(identity: identity, security: listener.security)
+        let maximumQoS = maximumQoS(broker.configuration)
         var codes: [ReasonCode] = []
         codes.reserveCapacity(subscribe.subscriptions.count)
         for var request in subscribe.subscriptions {

@@ -233,10 +233,15 @@ package final class ClientConnection {
     }
 
     /// The highest QoS on this connection: the listener's `max_qos` within the broker's maximum.
-    var maximumQoS: QoS { min(listener.maximumQoS ?? .exactlyOnce, broker.configuration.maximumQoS) }
+    /// Takes the broker's settings the caller already read, so a packet reads them (under their lock) once.
+    func maximumQoS(_ configuration: BrokerConfiguration) -> QoS {
+        min(listener.maximumQoS ?? .exactlyOnce, configuration.maximumQoS)
+    }
 
     /// Topic aliases this client may establish towards the broker.
-    var topicAliasMaximum: UInt16 { listener.topicAliasMaximum ?? broker.configuration.topicAliasMaximum }
+    func topicAliasMaximum(_ configuration: BrokerConfiguration) -> UInt16 {
+        listener.topicAliasMaximum ?? configuration.topicAliasMaximum
+    }
 
     /// Whether this client may `access` the (mounted) `topic` under the listener's ACL.
     func isAllowed(_ access: TopicAccess, _ topic: String) -> Bool {

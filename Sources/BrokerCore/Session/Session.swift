@@ -150,6 +150,12 @@ package struct SessionState: Sendable {
 
     package init() {}
 
+    /// Ends the flow of an in-flight delivery (acknowledged, refused or dropped) and records it.
+    package mutating func completeInflight(_ packetIdentifier: UInt16, clientID: String) {
+        inflight[packetIdentifier] = nil
+        record(.completed(clientID: clientID, packetIdentifier: packetIdentifier))
+    }
+
     /// Records `record` if the session is durable.
     package func record(_ record: @autoclosure () -> PersistenceRecord) {
         persistence?.append(record())
