@@ -16,6 +16,7 @@ extension Broker {
             ("messages/received", "\(statistics.messagesReceived.load(ordering: .relaxed))"),
             ("messages/sent", "\(statistics.messagesSent.load(ordering: .relaxed))"),
             ("messages/dropped", "\(statistics.messagesDropped.load(ordering: .relaxed))"),
+            ("publishers/paused", "\(statistics.publisherPauses.load(ordering: .relaxed))"),
             ("messages/rejected", "\(inspectionStatistics.rejected.load(ordering: .relaxed))"),
             ("bytes/received", "\(statistics.bytesReceived.load(ordering: .relaxed))"),
             ("bytes/sent", "\(statistics.bytesSent.load(ordering: .relaxed))"),

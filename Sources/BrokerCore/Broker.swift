@@ -258,6 +258,18 @@ package final class Broker: Sendable {
     /// - Returns: the number of sessions the message was delivered to.
     @discardableResult
     package func publish(_ message: Message, now: NIODeadline) -> Int {
+        publish(message, now: now, from: nil).matched
+    }
+
+    /// Routes `message` to every matching session's queue.
+    /// - Parameter publisher: the client connection that published it; when a subscriber's queue is full it is
+    ///   registered to be resumed, and `pausePublisher` tells it to stop reading (see `Session`).
+    /// - Returns: how many sessions the message went to, and whether the publisher must pause.
+    package func publish(
+        _ message: Message,
+        now: NIODeadline,
+        from publisher: (any SessionConnection)?
+    ) -> (matched: Int, pausePublisher: Bool) {
         BrokerStatistics.add(statistics.messagesReceived)
         if message.retain {
             let persistence = self.persistence
@@ -291,10 +303,15 @@ package final class Broker: Sendable {
         }
         if targets.count > 1 { targets = Self.mergeOverlapping(targets) }
         let limits = configuration.queueLimits
-        for target in targets where !target.session.enqueue(target.delivery, limits: limits) {
-            BrokerStatistics.add(statistics.messagesDropped)
+        var pausePublisher = false
+        for target in targets {
+            switch target.session.enqueue(target.delivery, limits: limits, now: now, publisher: publisher) {
+            case .queued: break
+            case .queuedPausePublisher: pausePublisher = true
+            case .dropped: BrokerStatistics.add(statistics.messagesDropped)
+            }
         }
-        return targets.count
+        return (targets.count, pausePublisher)
     }
 
     private struct Target {
@@ -370,7 +387,7 @@ package final class Broker: Sendable {
                     retain: true,
                     subscriptionIdentifiers: identifier.map { [$0] } ?? []
                 )
-                if !session.enqueue(delivery, limits: configuration.queueLimits) {
+                if session.enqueue(delivery, limits: configuration.queueLimits, now: now) == .dropped {
                     BrokerStatistics.add(statistics.messagesDropped)
                 }
             }

@@ -11,6 +11,8 @@ package final class BrokerStatistics: Sendable {
     package let messagesDropped = Atomic<Int>(0)
     /// PUBLISH packets dropped because they exceeded the receiver's Maximum Packet Size.
     package let messagesOversized = Atomic<Int>(0)
+    /// Times a publisher's reading was paused because it filled a subscriber's queue (flow control).
+    package let publisherPauses = Atomic<Int>(0)
     package let bytesReceived = Atomic<Int>(0)
     package let bytesSent = Atomic<Int>(0)
     package let connectionsRefused = Atomic<Int>(0)

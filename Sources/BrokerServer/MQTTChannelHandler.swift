@@ -31,6 +31,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private var closing = false
     private var pendingFlush = false
     private var readInProgress = false
+    /// Set while reading is paused for a full subscriber queue; fires at the pause limit.
+    private var pauseTask: Scheduled<Void>?
 
     private let listener: ListenerContext
     private let subjectAsUsername: Bool
@@ -96,6 +98,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         keepAliveTask?.cancel()
         keepAliveTask = nil
+        pauseTask?.cancel()
+        pauseTask = nil
         if let handle {
             registry.remove(handle)
             handle.release()
@@ -114,13 +118,21 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing, let connection else { return }
+        guard !closing else { return }
         var bytes = unwrapInboundIn(data)
         BrokerStatistics.add(broker.statistics.bytesReceived, bytes.readableBytes)
         MQTTPacketDecoder.append(&bytes, to: &cumulation)
         readInProgress = true
+        lastPacketAt = context.eventLoop.now
+        // While paused, bytes already on their way are kept and handled on resumption.
+        if pauseTask == nil { handleBuffered(context: context) }
+    }
+
+    /// Decodes and handles the packets buffered so far, until they run out, the connection closes, or a publish
+    /// fills a subscriber's queue and reading pauses.
+    private func handleBuffered(context: ChannelHandlerContext) {
+        guard let connection else { return }
         let now = context.eventLoop.now
-        lastPacketAt = now
         while !closing {
             let packet: MQTTPacket
             do {
@@ -147,8 +159,37 @@ final class MQTTChannelHandler: ChannelInboundHandler {
                 finish(.close)
                 return
             }
+            if connection.takePublishingPause() {
+                pausePublishing(context: context)
+                break
+            }
         }
         writeOutbound(context: context)
+    }
+
+    /// Stops reading from the client until the subscriber queue it filled drains, or the pause limit passes
+    /// (publisher flow control, see `Session`).
+    private func pausePublishing(context: ChannelHandlerContext) {
+        guard pauseTask == nil else { return }
+        BrokerStatistics.add(broker.statistics.publisherPauses)
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        let limit = broker.configuration.queueLimits.publisherPauseLimit
+        pauseTask = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
+            resumePublishing()
+        }
+    }
+
+    /// Reads from the client again and handles what arrived meanwhile.
+    func resumePublishing() {
+        guard let context, let task = pauseTask else { return }
+        task.cancel()
+        pauseTask = nil
+        guard !closing else { return }
+        handleBuffered(context: context)
+        if !readInProgress { flushIfNeeded(context: context) }
+        if pauseTask == nil {
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -322,6 +363,10 @@ final class ConnectionHandle: SessionConnection, Hashable {
 
     func serverShuttingDown() {
         eventLoop.execute { self.handler.value?.serverShuttingDown() }
+    }
+
+    func resumePublishing() {
+        eventLoop.execute { self.handler.value?.resumePublishing() }
     }
 
     static func == (lhs: ConnectionHandle, rhs: ConnectionHandle) -> Bool { lhs === rhs }

@@ -113,7 +113,10 @@ extension ClientConnection {
         if topic.utf8.starts(with: "$SYS/".utf8) {
             return 0  // Only the broker publishes statistics; clients' writes there are dropped.
         }
-        return broker.publish(Message(publish: publish, topic: topic, publisherID: clientID, now: now), now: now)
+        let message = Message(publish: publish, topic: topic, publisherID: clientID, now: now)
+        let outcome = broker.publish(message, now: now, from: handle)
+        if outcome.pausePublisher { publishingPaused = true }
+        return outcome.matched
     }
 
     /// PUBREL from the client: the QoS 2 message is released (MQTT 5 §4.3.3).
@@ -240,6 +243,7 @@ extension ClientConnection {
         let authorizer = listener.security.current.authorizer
         let username = self.username
         var expired = 0
+        var resumed: [any SessionConnection] = []
         let result = session.state.withLock { state -> (Int, Bool) in
             // A connection that was just taken over must not pull messages onto its dying socket.
             guard state.epoch == epoch else { return (0, false) }
@@ -275,8 +279,10 @@ extension ClientConnection {
             // While messages wait, a PUBACK/PUBCOMP, writability or our own reschedule drains again;
             // no publisher needs to wake us.
             state.drainScheduled = !state.queue.isEmpty
+            resumed = state.endCongestionIfDrained()
             return (moved, moved >= limit && !state.queue.isEmpty)
         }
+        Session.resume(resumed)
         if expired > 0 { BrokerStatistics.add(broker.statistics.messagesDropped, expired) }
         return result
     }

@@ -71,6 +71,16 @@ package final class ClientConnection {
     /// Per-client publish rates of the inspection rules.
     var publishRates = PublishRateLimiter()
 
+    /// Set when a message this client published filled a subscriber's queue: the caller stops reading from the
+    /// client until `SessionConnection.resumePublishing()` (publisher flow control, see `Session`).
+    package internal(set) var publishingPaused = false
+
+    /// Reads and clears `publishingPaused`.
+    package func takePublishingPause() -> Bool {
+        defer { publishingPaused = false }
+        return publishingPaused
+    }
+
     /// Reused between drains so a drain does not allocate its batch.
     var drainBatch: [(delivery: Delivery, packetIdentifier: UInt16?)] = []
 

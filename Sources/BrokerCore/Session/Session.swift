@@ -13,13 +13,35 @@ package protocol SessionConnection: AnyObject, Sendable {
     func scheduleDrain()
     /// Another connection took the session over: send DISCONNECT 0x8E (v5) and close (MQTT 5 §3.1.4).
     func sessionTakenOver()
+    /// A subscriber queue this connection's publishing had filled has drained: read from the client again.
+    func resumePublishing()
+}
+
+extension SessionConnection {
+    package func resumePublishing() {}
+}
+
+/// What became of a delivery offered to a session's queue.
+package enum EnqueueOutcome: Equatable, Sendable {
+    case queued
+    /// Queued above the queue's limit: the publisher has been registered to be resumed and must stop reading
+    /// until then (publisher flow control).
+    case queuedPausePublisher
+    /// Dropped and counted: queue full and the subscriber stalled or offline, or QoS 0 for an offline session.
+    case dropped
 }
 
 /// The state of one client session (MQTT 5 §4.1), which outlives its network connections when persistent.
 ///
 /// Publishers on any event loop add deliveries to its bounded queue; the connection it is attached to drains the
-/// queue on its own event loop. A full queue drops the new delivery and counts it: a slow or absent subscriber
-/// never blocks a publisher.
+/// queue on its own event loop.
+///
+/// Flow control: when the queue of a connected subscriber is full, the delivery is still queued and the publisher
+/// is paused (it stops reading from its socket) until the queue has drained to half its limit, so a subscriber that
+/// keeps up on average loses nothing. A subscriber whose queue stays full for longer than
+/// `QueueLimits.publisherPauseLimit` counts as stalled: its further deliveries are dropped and counted, and
+/// publishers are not paused for it again until it has drained; an offline session's full queue drops at once.
+/// A slow or absent subscriber therefore holds a publisher back for at most that limit.
 package final class Session: Sendable {
     package let clientID: String
     package let state: Mutex<SessionState>
@@ -47,49 +69,88 @@ package final class Session: Sendable {
 
     /// Detaches the connection of `epoch`; returns false when a newer connection has taken the session over.
     package func detach(epoch: UInt64) -> Bool {
-        let detached = state.withLock { state in
-            guard state.epoch == epoch, state.connection != nil else { return false }
+        let (detached, paused) = state.withLock { state -> (Bool, [any SessionConnection]) in
+            guard state.epoch == epoch, state.connection != nil else { return (false, []) }
             state.connection = nil
-            return true
+            return (true, state.endCongestion())
         }
+        Self.resume(paused)
         if detached { connected.store(false, ordering: .relaxed) }
         return detached
     }
 
     /// Detaches whatever connection is attached and returns it (session take-over).
     package func detachAny() -> (any SessionConnection)? {
-        let previous = state.withLock { state in
+        let (previous, paused) = state.withLock { state in
             let previous = state.connection
             state.connection = nil
             state.epoch &+= 1
-            return previous
+            return (previous, state.endCongestion())
         }
+        Self.resume(paused)
         connected.store(false, ordering: .relaxed)
         return previous
     }
 
     /// Queues one delivery and wakes the attached connection if it is idle.
-    /// - Returns: false when the delivery was dropped (queue full, or QoS 0 for an offline session).
+    /// - Parameters:
+    ///   - now: the time of publication, for stall detection.
+    ///   - publisher: the connection that published the message, paused rather than the delivery dropped when
+    ///     the queue is full; nil for the broker's own messages (wills, `$SYS`, bridges, retained on subscribe).
     @discardableResult
-    package func enqueue(_ delivery: Delivery, limits: QueueLimits) -> Bool {
+    package func enqueue(
+        _ delivery: Delivery,
+        limits: QueueLimits,
+        now: NIODeadline,
+        publisher: (any SessionConnection)? = nil
+    ) -> EnqueueOutcome {
         let clientID = self.clientID
-        let (accepted, wake): (Bool, (any SessionConnection)?) = state.withLock { state in
-            if state.connection == nil && delivery.qos == .atMostOnce && !limits.queueQoS0WhileOffline {
-                state.droppedMessages &+= 1
-                return (false, nil)
+        let (outcome, wake): (EnqueueOutcome, (any SessionConnection)?) = state.withLock { state in
+            guard let connection = state.connection else {
+                if delivery.qos == .atMostOnce && !limits.queueQoS0WhileOffline
+                    || state.queue.count >= limits.maxQueuedMessages
+                {
+                    state.droppedMessages &+= 1
+                    return (.dropped, nil)
+                }
+                state.queue.append(delivery)
+                if delivery.qos != .atMostOnce { state.record(.queued(clientID: clientID, delivery: delivery)) }
+                return (.queued, nil)
             }
+            var outcome = EnqueueOutcome.queued
             if state.queue.count >= limits.maxQueuedMessages {
-                state.droppedMessages &+= 1
-                return (false, nil)
+                let since = state.congestedSince ?? now
+                state.congestedSince = since
+                state.resumeThreshold = limits.resumeThreshold
+                // A client is never paused for its own session: that queue drains on acknowledgements it would
+                // stop reading. The broker's own messages have no one to pause.
+                let pausable = publisher != nil && publisher !== connection
+                if now - since > limits.publisherPauseLimit || state.queue.count >= limits.hardQueueLimit
+                    || (!pausable && delivery.qos == .atMostOnce)
+                {
+                    state.droppedMessages &+= 1
+                    return (.dropped, nil)
+                }
+                if pausable, let publisher {
+                    if !state.pausedPublishers.contains(where: { $0 === publisher }) {
+                        state.pausedPublishers.append(publisher)
+                    }
+                    outcome = .queuedPausePublisher
+                }
             }
             state.queue.append(delivery)
             if delivery.qos != .atMostOnce { state.record(.queued(clientID: clientID, delivery: delivery)) }
-            guard let connection = state.connection, !state.drainScheduled else { return (true, nil) }
+            guard !state.drainScheduled else { return (outcome, nil) }
             state.drainScheduled = true
-            return (true, connection)
+            return (outcome, connection)
         }
         wake?.scheduleDrain()
-        return accepted
+        return outcome
+    }
+
+    /// Resumes the publishers paused for this session (it drained, or its connection went away).
+    package static func resume(_ publishers: [any SessionConnection]) {
+        for publisher in publishers { publisher.resumePublishing() }
     }
 }
 
@@ -100,10 +161,30 @@ package struct QueueLimits: Sendable {
     /// Whether QoS 0 messages are kept for a disconnected persistent session.
     package var queueQoS0WhileOffline: Bool
 
-    package init(maxQueuedMessages: Int, queueQoS0WhileOffline: Bool) {
+    /// How long a connected subscriber's queue may stay full while publishers wait for it; after that it counts as
+    /// stalled and its overflow is dropped.
+    package var publisherPauseLimit: TimeAmount
+
+    package init(
+        maxQueuedMessages: Int,
+        queueQoS0WhileOffline: Bool,
+        publisherPauseLimit: TimeAmount = QueueLimits.defaultPublisherPauseLimit
+    ) {
         self.maxQueuedMessages = maxQueuedMessages
         self.queueQoS0WhileOffline = queueQoS0WhileOffline
+        self.publisherPauseLimit = publisherPauseLimit
     }
+
+    package static let defaultPublisherPauseLimit = TimeAmount.seconds(1)
+
+    /// Beyond this even a paused publisher's deliveries are dropped: each paused publisher adds at most one message
+    /// above `maxQueuedMessages`, and this bounds what many of them can add.
+    package var hardQueueLimit: Int {
+        maxQueuedMessages > Int.max / 2 ? Int.max : maxQueuedMessages * 2
+    }
+
+    /// Once a congested queue is down to this, paused publishers resume.
+    package var resumeThreshold: Int { maxQueuedMessages / 2 }
 }
 
 /// A QoS 1/2 message sent to the client and not yet completed (MQTT 5 §4.3).
@@ -138,6 +219,24 @@ package struct SessionState: Sendable {
     /// Packet identifiers of QoS 2 messages received from the client, PUBREC sent, PUBREL not yet received.
     package var incomingQoS2: Set<UInt16> = []
     package var drainScheduled = false
+    /// When the queue of the attached connection reached its limit; nil while it is below the resume threshold.
+    package var congestedSince: NIODeadline?
+    /// Publishers paused because this queue was full, resumed once it drains to `resumeThreshold`.
+    package var pausedPublishers: [any SessionConnection] = []
+    package var resumeThreshold = 0
+
+    /// Ends congestion once the queue has drained far enough, returning the publishers to resume.
+    package mutating func endCongestionIfDrained() -> [any SessionConnection] {
+        guard congestedSince != nil, queue.count <= resumeThreshold else { return [] }
+        return endCongestion()
+    }
+
+    /// Ends congestion whatever the queue holds (the connection went away), returning the publishers to resume.
+    package mutating func endCongestion() -> [any SessionConnection] {
+        congestedSince = nil
+        defer { pausedPublishers = [] }
+        return pausedPublishers
+    }
     package var nextPacketIdentifier: UInt16 = 1
     package var droppedMessages = 0
     /// Session expiry interval in seconds; `UInt32.max` never expires (MQTT 5 §3.1.2.11.2).

@@ -9,6 +9,7 @@ final class FakeConnection: SessionConnection {
     private struct Calls {
         var drains = 0
         var takeOvers = 0
+        var resumes = 0
     }
 
     private let calls = Mutex(Calls())
@@ -17,6 +18,13 @@ final class FakeConnection: SessionConnection {
     var drainRequests: Int { calls.withLock { $0.drains } }
     /// How many times the broker said another connection took the session over.
     var takeOverNotices: Int { calls.withLock { $0.takeOvers } }
+
+    /// How many times a subscriber queue this connection's publishing had filled asked it to resume.
+    var resumeRequests: Int { calls.withLock { $0.resumes } }
+
+    func resumePublishing() {
+        calls.withLock { $0.resumes += 1 }
+    }
 
     func scheduleDrain() {
         calls.withLock { $0.drains += 1 }

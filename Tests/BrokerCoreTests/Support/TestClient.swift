@@ -203,6 +203,11 @@ extension MQTTPacket {
         if case .connack(let packet) = self { return packet }
         return nil
     }
+
+    var puback: AckPacket? {
+        if case .puback(let packet) = self { return packet }
+        return nil
+    }
 }
 
 extension PublishPacket {
