@@ -25,6 +25,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "RampartModel", swiftSettings: swiftSettings),
+        // malloc_trim(3), which Glibc's Swift module does not export.
+        .target(name: "CMallocTrim"),
         .target(
             name: "MQTTCodec",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -63,7 +65,8 @@ let package = Package(
         .target(
             name: "BrokerServer",
             dependencies: [
-                "BrokerCore", "MQTTCodec", "MQTTClient",
+                "BrokerCore", "MQTTCodec", "MQTTClient", "CMallocTrim",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

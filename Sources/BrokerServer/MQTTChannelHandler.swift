@@ -1,4 +1,5 @@
 import BrokerCore
+import DequeModule
 import Logging
 import MQTTCodec
 import NIOCore
@@ -20,7 +21,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private let broker: Broker
     private let registry: ConnectionRegistry
     private let connectTimeout: TimeAmount
-    private var logger: Logger
+    private let logger: Logger
     private var decoder: MQTTPacketDecoder
     private var cumulation: ByteBuffer?
     private var connection: ClientConnection?
@@ -40,7 +41,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private let durability: (any DurabilityBarrier)?
     /// Replies that acknowledge messages not yet on disk, each with the barrier it waits for (the durability rule:
     /// no PUBACK/PUBREC before the message is synced). Later replies queue behind them to keep their order.
-    private var held = CircularBuffer<(bytes: ByteBuffer, barrier: Int)>()
+    /// A Deque, which allocates nothing while empty: most connections never hold a reply.
+    private var held = Deque<(bytes: ByteBuffer, barrier: Int)>()
     private var barriersRequested = 0
     private var barriersCompleted = 0
     private var closeWhenReleased = false
@@ -77,7 +79,6 @@ final class MQTTChannelHandler: ChannelInboundHandler {
             listener: listener
         )
         if let remote = context.channel.remoteAddress {
-            logger[metadataKey: "peer"] = "\(remote)"
             connection.remoteAddress = remote.ipAddress ?? "\(remote)"
         }
         if verbosePacketLog {
@@ -111,7 +112,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         keepAliveTask?.cancel()
         keepAliveTask = nil
         if let connection, connection.phase != .awaitingConnect || !connection.clientID.isEmpty {
-            logger.debug("client disconnected", metadata: ["client": "\(connection.clientID)"])
+            logger.debug("client disconnected", metadata: metadata())
         }
         connection?.connectionClosed(now: context.eventLoop.now)
         context.fireChannelInactive()
@@ -139,20 +140,18 @@ final class MQTTChannelHandler: ChannelInboundHandler {
                 guard let next = try decoder.next(from: &cumulation) else { break }
                 packet = next
             } catch {
-                logger.info(
-                    "protocol error, closing", metadata: ["client": "\(connection.clientID)", "error": "\(error)"])
+                logger.info("protocol error, closing", metadata: metadata(["error": "\(error)"]))
                 finish(connection.decodingFailed(error))
                 return
             }
             let wasConnected = connection.phase == .connected
             let disposition = connection.receive(packet, now: now)
             if !wasConnected && connection.phase == .connected {
-                logger[metadataKey: "client"] = "\(connection.clientID)"
                 logger.debug(
                     "client connected",
-                    metadata: [
+                    metadata: metadata([
                         "version": "\(connection.protocolVersion)", "keepalive": "\(connection.keepAlive)",
-                    ])
+                    ]))
                 armKeepAlive(now: now)
             }
             if disposition == .close {
@@ -219,7 +218,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.debug("connection error", metadata: ["error": "\(error)"])
+        logger.debug("connection error", metadata: metadata(["error": "\(error)"]))
         context.close(promise: nil)
     }
 
@@ -239,7 +238,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
 
     func sessionTakenOver() {
         guard let connection, !closing else { return }
-        logger.info("session taken over by a new connection")
+        logger.info("session taken over by a new connection", metadata: metadata())
         finish(connection.sessionTakenOver())
     }
 
@@ -249,6 +248,15 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     }
 
     // MARK: Internals
+
+    /// The connection's peer and client identifier for a log line, with `extra`. Built only when a line is logged:
+    /// a logger per connection would cost every idle connection its metadata dictionary.
+    private func metadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        var metadata = extra
+        if let remote = context?.channel.remoteAddress { metadata["peer"] = "\(remote)" }
+        if let clientID = connection?.clientID, !clientID.isEmpty { metadata["client"] = "\(clientID)" }
+        return metadata
+    }
 
     private func writeOutbound(context: ChannelHandlerContext) {
         guard let connection, let bytes = connection.takeOutbound() else { return }
@@ -261,7 +269,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
                     release(through: barrier)
                 case .failure(let error):
                     // Not on disk: the client must not hear an acknowledgement; it resends after reconnecting.
-                    logger.error("durable store failed; closing without acknowledging", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "durable store failed; closing without acknowledging", metadata: metadata(["error": "\(error)"]))
                     held.removeAll()
                     self.context?.close(promise: nil)
                 }
@@ -316,7 +325,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         let timeout = connectTimeout
         keepAliveTask = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard connection?.phase == .awaitingConnect, !closing else { return }
-            logger.info("no CONNECT in time, closing", metadata: ["timeout_ms": "\(timeout.nanoseconds / 1_000_000)"])
+            logger.info(
+                "no CONNECT in time, closing", metadata: metadata(["timeout_ms": "\(timeout.nanoseconds / 1_000_000)"]))
             finish(.close)
         }
     }
@@ -329,7 +339,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         keepAliveTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastPacketAt + grace) { [self] in
             let now = context.eventLoop.now
             if lastPacketAt + grace <= now {
-                logger.info("keep-alive expired, closing")
+                logger.info("keep-alive expired, closing", metadata: metadata())
                 finish(connection.keepAliveExpired())
             } else {
                 armKeepAlive(now: now)

@@ -229,6 +229,11 @@ package final class MQTTServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its receive buffer between reads: start small so that an idle connection costs
+            // 256 bytes, not NIO's default of 2 KiB; a busy one grows it within a few reads (up to 64 KiB).
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+            )
             .childChannelInitializer { channel in
                 if let counter {
                     guard counter.acquire() else {
@@ -317,6 +322,15 @@ package final class MQTTServer: Service, Sendable {
                 broker.expire(now: .now())
             }
         ]
+        let reclaimer = MemoryReclaimer()
+        tasks.append(
+            eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+                let count = connectionCount
+                if reclaimer.observe(connections: count) {
+                    logger.debug("memory returned to the system", metadata: ["connections": "\(count)"])
+                }
+            }
+        )
         let interval = broker.configuration.sysInterval
         if interval > 0 {
             broker.publishSystemTopics(now: .now())

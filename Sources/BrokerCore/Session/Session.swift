@@ -242,7 +242,12 @@ package struct SessionState: Sendable {
     /// Session expiry interval in seconds; `UInt32.max` never expires (MQTT 5 §3.1.2.11.2).
     package var expiryInterval: UInt32 = 0
     /// The will of the attached connection (MQTT 5 §3.1.3.2).
-    package var will: WillMessage?
+    package var will: WillMessage? {
+        get { willBox?.will }
+        set { willBox = newValue.map(WillBox.init) }
+    }
+    /// Boxed: a will with its properties is ~300 bytes, which every session would carry inline.
+    private var willBox: WillBox?
     /// Where changes of this session are recorded while it is durable (persistence on and an expiry interval
     /// above 0); nil otherwise.
     package var persistence: (any PersistenceSink)?
@@ -268,6 +273,14 @@ package struct SessionState: Sendable {
             nextPacketIdentifier = candidate == UInt16.max ? 1 : candidate + 1
             if inflight[candidate] == nil { return candidate }
         }
+    }
+}
+
+private final class WillBox: Sendable {
+    let will: WillMessage
+
+    init(_ will: WillMessage) {
+        self.will = will
     }
 }
 
