@@ -270,7 +270,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
                 case .failure(let error):
                     // Not on disk: the client must not hear an acknowledgement; it resends after reconnecting.
                     logger.error(
-                        "durable store failed; closing without acknowledging", metadata: metadata(["error": "\(error)"]))
+                        "durable store failed; closing without acknowledging", metadata: metadata(["error": "\(error)"])
+                    )
                     held.removeAll()
                     self.context?.close(promise: nil)
                 }
