@@ -228,7 +228,7 @@ package final class MQTTServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
             // Each connection keeps its receive buffer between reads: start small so that an idle connection costs
             // 256 bytes, not NIO's default of 2 KiB; a busy one grows it within a few reads (up to 64 KiB).
             .childChannelOption(

@@ -147,6 +147,18 @@ package final class MQTTClientConnection: Sendable {
     /// False while the socket's send buffer is above NIO's high-water mark: a load generator can pause then.
     package var isWritable: Bool { channel.isWritable }
 
+    /// Calls `callback` on the connection's event loop once the channel is writable again (at once if it is), so a
+    /// producer can wait for the socket instead of polling it. Must be called on the event loop; one callback at a
+    /// time (a second replaces the first).
+    package func whenWritable(_ callback: @escaping () -> Void) {
+        eventLoop.preconditionInEventLoop()
+        if channel.isWritable {
+            callback()
+        } else {
+            handler.value.whenWritable = callback
+        }
+    }
+
     // MARK: Operations
 
     /// Publishes a message. `packetIdentifier` is assigned here; `dup` is sent as given.

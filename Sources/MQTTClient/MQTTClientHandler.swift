@@ -177,6 +177,17 @@ final class MQTTClientHandler: ChannelInboundHandler {
         }
     }
 
+    /// Called once, on the event loop, the next time the channel becomes writable again.
+    var whenWritable: (() -> Void)?
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let callback = whenWritable {
+            whenWritable = nil
+            callback()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         readInProgress = false
         writeOutbound(flush: true)

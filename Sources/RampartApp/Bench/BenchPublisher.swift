@@ -168,8 +168,8 @@ final class BenchPublisher {
         }
         guard state == .running else { return }
         if sent < allowed && !connection.isWritable {
-            // The socket buffer is full: try again once the broker had time to read.
-            scheduleTurn(at: NIODeadline.now() + .microseconds(200))
+            // The socket buffer is full: go on once the broker has read enough for the channel to be writable.
+            waitForWritable()
         } else if plan.rate > 0 && dueTime(of: published) > NIODeadline.now() {
             scheduleTurn(at: dueTime(of: published))
         } else if plan.qos != .atMostOnce && inflight >= plan.inflight {
@@ -187,6 +187,15 @@ final class BenchPublisher {
         guard !turnScheduled else { return }
         turnScheduled = true
         timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in turn() }
+    }
+
+    private func waitForWritable() {
+        guard !turnScheduled else { return }
+        turnScheduled = true
+        connection.whenWritable { [self] in
+            turnScheduled = false
+            yieldTurn()
+        }
     }
 
     /// Lets reads and the other connections of this loop run before the next batch.
