@@ -9,7 +9,7 @@ import Synchronization
 /// Safe to use from every event loop. Lock order, outermost first: `registry`, `router`, a session's state,
 /// `retained`. Routing copies the subscription trie under the lock and matches outside it.
 package final class Broker: Sendable {
-    private let settings: Mutex<BrokerConfiguration>
+    package let settings: SharedSetting<BrokerConfiguration>
     package let statistics = BrokerStatistics()
     package let startedAt: NIODeadline
     private let router = Mutex(SubscriptionTrie())
@@ -38,7 +38,7 @@ package final class Broker: Sendable {
     /// Where durable state changes go when persistence is on.
     package let persistence: (any PersistenceSink)?
     /// Message inspection (BRK-5), replaced on reload; nil when the profile has no rules.
-    private let inspectionSetting = Mutex<MessageInspection?>(nil)
+    package let inspectionSetting = SharedSetting<MessageInspection?>(nil)
     /// Refusals by the inspection rules; kept across reloads.
     package let inspectionStatistics = InspectionStatistics()
 
@@ -47,26 +47,26 @@ package final class Broker: Sendable {
         persistence: (any PersistenceSink)? = nil,
         now: NIODeadline
     ) {
-        self.settings = Mutex(configuration)
+        self.settings = SharedSetting(configuration)
         self.persistence = persistence
         self.startedAt = now
     }
 
     /// The protocol limits in force. A connection reads them as it handles each packet, so a change applies to
     /// every client from its next packet on.
-    package var configuration: BrokerConfiguration { settings.withLock { $0 } }
+    package var configuration: BrokerConfiguration { settings.value }
 
     /// The message inspection in force, if any.
-    package var inspection: MessageInspection? { inspectionSetting.withLock { $0 } }
+    package var inspection: MessageInspection? { inspectionSetting.value }
 
     /// Replaces the inspection rules (profile activation, reload).
     package func update(inspection: MessageInspection?) {
-        inspectionSetting.withLock { $0 = inspection }
+        inspectionSetting.replace(with: inspection)
     }
 
     /// Replaces the protocol limits (configuration reload).
     package func update(configuration: BrokerConfiguration) {
-        settings.withLock { $0 = configuration }
+        settings.replace(with: configuration)
     }
 
     // MARK: Sessions
@@ -268,7 +268,8 @@ package final class Broker: Sendable {
     package func publish(
         _ message: Message,
         now: NIODeadline,
-        from publisher: (any SessionConnection)?
+        from publisher: (any SessionConnection)?,
+        limits: QueueLimits? = nil
     ) -> (matched: Int, pausePublisher: Bool) {
         BrokerStatistics.add(statistics.messagesReceived)
         if message.retain {
@@ -287,6 +288,7 @@ package final class Broker: Sendable {
         }
         let trie = router.withLock { $0 }
         var targets: [Target] = []
+        targets.reserveCapacity(16)  // grows by doubling past that: few allocations for a large fan-out
         trie.forEachMatch(topic: message.topic) { subscriber, shared in
             // No-local never applies to shared subscriptions (MQTT 5 §3.8.3.1 forbids the combination).
             if subscriber.options.noLocal && !shared && subscriber.session.clientID == message.publisherID {
@@ -302,7 +304,7 @@ package final class Broker: Sendable {
             targets.append(Target(session: subscriber.session, delivery: delivery, shared: shared))
         }
         if targets.count > 1 { targets = Self.mergeOverlapping(targets) }
-        let limits = configuration.queueLimits
+        let limits = limits ?? configuration.queueLimits
         var pausePublisher = false
         for target in targets {
             switch target.session.enqueue(target.delivery, limits: limits, now: now, publisher: publisher) {
@@ -325,6 +327,7 @@ package final class Broker: Sendable {
         var merged: [Target] = []
         merged.reserveCapacity(targets.count)
         var positions: [ObjectIdentifier: Int] = [:]
+        positions.reserveCapacity(targets.count)
         for target in targets {
             guard !target.shared else {
                 merged.append(target)

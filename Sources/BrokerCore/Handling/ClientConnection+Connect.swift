@@ -4,7 +4,7 @@ import NIOCore
 extension ClientConnection {
     /// CONNECT (MQTT 5 §3.1.4): checks the request, attaches the session, answers CONNACK and resumes delivery.
     func handleConnect(_ connect: ConnectPacket, now: NIODeadline) -> Disposition {
-        let configuration = broker.configuration
+        let configuration = configuration
         protocolVersion = connect.protocolVersion
         let isV5 = protocolVersion == .v5
 
@@ -111,7 +111,7 @@ extension ClientConnection {
 
         if attachment.sessionPresent {
             let access =
-                listener.security.current.authorizer == nil
+                security.authorizer == nil
                 ? nil
                 : SubscriberAccess(
                     identity: ClientIdentity(clientID: clientID, username: username),
@@ -138,7 +138,7 @@ extension ClientConnection {
             }
             return .success(identity)
         }
-        let policy = listener.security.current
+        let policy = security
         if policy.allowAnonymous && (connect.username == nil || policy.authenticator == nil) {
             return .success(connect.username)
         }

@@ -5,7 +5,7 @@ extension ClientConnection {
     /// PUBLISH from the client (MQTT 5 §3.3.4): resolves the topic alias, routes, and runs the QoS 1/2 flow.
     func handlePublish(_ publish: PublishPacket, now: NIODeadline) -> Disposition {
         guard let session else { return .close }
-        let configuration = broker.configuration
+        let configuration = configuration
         if publish.qos > maximumQoS(configuration) {
             return close(reason: .qosNotSupported, reasonString: "QoS \(publish.qos.rawValue) is not supported")
         }
@@ -45,7 +45,7 @@ extension ClientConnection {
         let resentQoS2 =
             publish.qos == .exactlyOnce
             && session.state.withLock { $0.incomingQoS2.contains(publish.packetIdentifier ?? 0) }
-        if !resentQoS2, let inspection = broker.inspection,
+        if !resentQoS2, let inspection = inspection,
             let violation = inspection.evaluate(
                 topic: topic,
                 payload: publish.payload,
@@ -114,7 +114,7 @@ extension ClientConnection {
             return 0  // Only the broker publishes statistics; clients' writes there are dropped.
         }
         let message = Message(publish: publish, topic: topic, publisherID: clientID, now: now)
-        let outcome = broker.publish(message, now: now, from: handle)
+        let outcome = broker.publish(message, now: now, from: handle, limits: configuration.queueLimits)
         if outcome.pausePublisher { publishingPaused = true }
         return outcome.matched
     }
@@ -240,7 +240,7 @@ extension ClientConnection {
         let epoch = self.epoch
         let clientID = self.clientID
         // Checked again at send time: the ACL may have changed, and restored sessions were queued without it.
-        let authorizer = listener.security.current.authorizer
+        let authorizer = security.authorizer
         let username = self.username
         var expired = 0
         var resumed: [any SessionConnection] = []

@@ -12,9 +12,9 @@ extension ClientConnection {
         }
         let identity = ClientIdentity(clientID: clientID, username: username)
         let access =
-            listener.security.current.authorizer == nil
+            security.authorizer == nil
             ? nil : SubscriberAccess(identity: identity, security: listener.security)
-        let maximumQoS = maximumQoS(broker.configuration)
+        let maximumQoS = maximumQoS(configuration)
         var codes: [ReasonCode] = []
         codes.reserveCapacity(subscribe.subscriptions.count)
         for var request in subscribe.subscriptions {
@@ -55,7 +55,7 @@ extension ClientConnection {
                 publishWillOnClose = true
                 return close(reason: .protocolError, reasonString: "session expiry set in DISCONNECT after 0")
             }
-            let capped = broker.configuration.maximumSessionExpiry.map { min(expiry, $0) } ?? expiry
+            let capped = configuration.maximumSessionExpiry.map { min(expiry, $0) } ?? expiry
             let clientID = self.clientID
             session?.state.withLock { state in
                 state.expiryInterval = capped

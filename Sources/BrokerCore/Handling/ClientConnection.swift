@@ -81,6 +81,32 @@ package final class ClientConnection {
         return publishingPaused
     }
 
+    // The settings as last read, refreshed when they change (see `SharedSetting`): a packet takes no lock to read them.
+    private var configurationSnapshot: SharedSetting<BrokerConfiguration>.Snapshot?
+    private var inspectionSnapshot: SharedSetting<MessageInspection?>.Snapshot?
+    private var securitySnapshot: SharedSetting<SecurityPolicy>.Snapshot?
+
+    /// The broker's protocol limits in force.
+    var configuration: BrokerConfiguration {
+        let snapshot = broker.settings.snapshot(reusing: configurationSnapshot)
+        configurationSnapshot = snapshot
+        return snapshot.value
+    }
+
+    /// The message inspection in force, if any.
+    var inspection: MessageInspection? {
+        let snapshot = broker.inspectionSetting.snapshot(reusing: inspectionSnapshot)
+        inspectionSnapshot = snapshot
+        return snapshot.value
+    }
+
+    /// The listener's security policy in force.
+    var security: SecurityPolicy {
+        let snapshot = listener.security.policy.snapshot(reusing: securitySnapshot)
+        securitySnapshot = snapshot
+        return snapshot.value
+    }
+
     /// Reused between drains so a drain does not allocate its batch.
     var drainBatch: [(delivery: Delivery, packetIdentifier: UInt16?)] = []
 
@@ -255,7 +281,7 @@ package final class ClientConnection {
 
     /// Whether this client may `access` the (mounted) `topic` under the listener's ACL.
     func isAllowed(_ access: TopicAccess, _ topic: String) -> Bool {
-        guard let authorizer = listener.security.current.authorizer else { return true }
+        guard let authorizer = security.authorizer else { return true }
         return authorizer.isAllowed(access, topic: topic, clientID: clientID, username: username)
     }
 

@@ -61,6 +61,9 @@ package struct SubscriptionTrie: Sendable {
         var children: [String: Node] = [:]
         var subscribers: [String: Subscriber] = [:]
         var shared: [String: SharedGroup] = [:]
+        /// Whether `children` holds `+` / `#`: most nodes have neither, and matching skips two lookups there.
+        var hasSingleLevelWildcard = false
+        var hasMultiLevelWildcard = false
 
         var isEmpty: Bool { children.isEmpty && subscribers.isEmpty && shared.isEmpty }
     }
@@ -119,40 +122,43 @@ package struct SubscriptionTrie: Sendable {
     /// Calls `body` once for every subscription that matches `topic`: each matching plain subscription, and one
     /// chosen member per matching shared group.
     package func forEachMatch(topic: String, _ body: (Subscriber, _ shared: Bool) -> Void) {
-        var levels: [Substring] = []
-        levels.reserveCapacity(8)
-        var start = topic.startIndex
-        while let slash = topic[start...].firstIndex(of: "/") {
-            levels.append(topic[start..<slash])
-            start = topic.index(after: slash)
-        }
-        levels.append(topic[start...])
         // Topics beginning with `$` are not matched by a leading wildcard (MQTT 5 §4.7.2).
         let isSystemTopic = topic.utf8.first == UInt8(ascii: "$")
-        Self.match(root, levels: levels, index: 0, isSystemTopic: isSystemTopic, body)
+        Self.match(root, rest: topic[...], isFirstLevel: true, isSystemTopic: isSystemTopic, body)
     }
 
+    /// Matches the levels in `rest` (nil once every level is consumed) below `node`. Levels are split as they are
+    /// reached, so a publish allocates no array of levels.
     private static func match(
         _ node: Node,
-        levels: [Substring],
-        index: Int,
+        rest: Substring?,
+        isFirstLevel: Bool,
         isSystemTopic: Bool,
         _ body: (Subscriber, Bool) -> Void
     ) {
-        if index == levels.count {
+        guard let rest else {
             visit(node, body)
             // `a/#` also matches `a` (MQTT 5 §4.7.1.2).
-            if let multi = node.children["#"] { visit(multi, body) }
+            if node.hasMultiLevelWildcard, let multi = node.children["#"] { visit(multi, body) }
             return
         }
-        if let exact = node.children[String(levels[index])] {
-            match(exact, levels: levels, index: index + 1, isSystemTopic: isSystemTopic, body)
+        let level: Substring
+        let remainder: Substring?
+        if let slash = rest.utf8.firstIndex(of: UInt8(ascii: "/")) {
+            level = rest[..<slash]
+            remainder = rest[rest.utf8.index(after: slash)...]
+        } else {
+            level = rest
+            remainder = nil
         }
-        if index == 0 && isSystemTopic { return }
-        if let single = node.children["+"] {
-            match(single, levels: levels, index: index + 1, isSystemTopic: isSystemTopic, body)
+        if let exact = node.children[String(level)] {
+            match(exact, rest: remainder, isFirstLevel: false, isSystemTopic: isSystemTopic, body)
         }
-        if let multi = node.children["#"] { visit(multi, body) }
+        if isFirstLevel && isSystemTopic { return }
+        if node.hasSingleLevelWildcard, let single = node.children["+"] {
+            match(single, rest: remainder, isFirstLevel: false, isSystemTopic: isSystemTopic, body)
+        }
+        if node.hasMultiLevelWildcard, let multi = node.children["#"] { visit(multi, body) }
     }
 
     private static func visit(_ node: Node, _ body: (Subscriber, Bool) -> Void) {
@@ -172,6 +178,8 @@ package struct SubscriptionTrie: Sendable {
         var child = node.children.removeValue(forKey: key) ?? Node()
         let result = update(&child, levels: levels.dropFirst(), body)
         if !child.isEmpty { node.children[key] = child }
+        node.hasSingleLevelWildcard = node.children["+"] != nil
+        node.hasMultiLevelWildcard = node.children["#"] != nil
         return result
     }
 

@@ -49,16 +49,16 @@ package struct SecurityPolicy: Sendable {
 /// A listener's current security policy, replaced in place on reload so that connected clients follow the new
 /// rules at their next operation.
 package final class SecurityPolicyReference: Sendable {
-    private let policy: Mutex<SecurityPolicy>
+    package let policy: SharedSetting<SecurityPolicy>
 
     package init(_ policy: SecurityPolicy) {
-        self.policy = Mutex(policy)
+        self.policy = SharedSetting(policy)
     }
 
-    package var current: SecurityPolicy { policy.withLock { $0 } }
+    package var current: SecurityPolicy { policy.value }
 
     package func replace(with policy: SecurityPolicy) {
-        self.policy.withLock { $0 = policy }
+        self.policy.replace(with: policy)
     }
 }
 

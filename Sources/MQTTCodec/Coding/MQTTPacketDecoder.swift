@@ -554,14 +554,17 @@ extension ByteBuffer {
     }
 
     /// A Variable Byte Integer of at most 4 bytes (MQTT 5 §1.5.5).
-    fileprivate mutating func readVariableByteInteger(_ field: String) throws(MQTTCodecError) -> Int {
+    /// - Parameter field: names the field in the error; built only when there is one.
+    fileprivate mutating func readVariableByteInteger(
+        _ field: @autoclosure () -> String
+    ) throws(MQTTCodecError) -> Int {
         var value = 0
         for index in 0..<4 {
-            guard let byte: UInt8 = readInteger() else { throw .malformed("\(field) is truncated") }
+            guard let byte: UInt8 = readInteger() else { throw .malformed("\(field()) is truncated") }
             value |= Int(byte & 0x7F) << (7 * index)
             if byte & 0x80 == 0 { return value }
         }
-        throw .malformed("\(field) uses more than 4 bytes [MQTT-1.5.5]")
+        throw .malformed("\(field()) uses more than 4 bytes [MQTT-1.5.5]")
     }
 
     /// A UTF-8 Encoded String (MQTT 5 §1.5.4): well-formed UTF-8 [MQTT-1.5.4-1] without U+0000 [MQTT-1.5.4-2].

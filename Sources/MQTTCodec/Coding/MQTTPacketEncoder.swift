@@ -196,6 +196,7 @@ package enum MQTTPacketEncoder {
     ) throws(MQTTCodecError) -> Int {
         let flags: UInt8 = type == .pubrel ? 0b0010 : 0
         let start = buffer.writerIndex
+        buffer.reserveCapacity(minimumWritableBytes: 5)  // one allocation, not one per byte into an empty buffer
         guard isV5, !(ack.reasonCode == .success && ack.properties.isEmpty) else {
             writeFixedHeader(type: type, flags: flags, remainingLength: 2, into: &buffer)
             buffer.writeInteger(ack.packetIdentifier)
