@@ -43,6 +43,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
     private let onMessage: @Sendable (PublishPacket) -> Void
     private let shared: MQTTClientConnection.SharedState
     private var established: EventLoopPromise<MQTTClientConnection>?
+    private var becameActive = false
     private let connectDeadline: NIODeadline
 
     private var phase = Phase.connecting
@@ -135,6 +136,7 @@ final class MQTTClientHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        becameActive = true
         sendConnect(context: context)
         context.fireChannelActive()
     }
@@ -669,7 +671,9 @@ final class MQTTClientHandler: ChannelInboundHandler {
         let error = closeError ?? .closedError
         closeError = error
         shared.recordClose(error)
-        if let promise = established {
+        // A channel that never became active failed to connect: `connect` fails `established` with the
+        // connect error itself, which says more than "closed".
+        if becameActive, let promise = established {
             established = nil
             promise.fail(error)
         }

@@ -15,10 +15,7 @@ package final class Message: Sendable {
     /// Application properties forwarded unchanged (payload format, content type, response topic, correlation
     /// data, user properties). Message expiry is carried by `expiresAt`; per-delivery properties (topic alias,
     /// subscription identifiers) are added when the message is encoded for one subscriber.
-    package var properties: Properties { boxedProperties?.properties ?? Properties() }
-    /// Boxed and nil when empty: `Properties` is ~250 bytes, and most telemetry carries none, so a queued message
-    /// is ~80 bytes instead of ~320.
-    private let boxedProperties: PropertiesBox?
+    package let properties: Properties
     /// When the message expires (MQTT 5 §3.3.2.3.3); nil for messages that never expire.
     package let expiresAt: NIODeadline?
     /// Client identifier of the publisher, for no-local subscriptions (MQTT 5 §3.8.3.1); nil for the broker's own.
@@ -39,7 +36,7 @@ package final class Message: Sendable {
         self.payload = payload
         self.qos = qos
         self.retain = retain
-        self.boxedProperties = properties.isEmpty ? nil : PropertiesBox(properties)
+        self.properties = properties
         self.expiresAt = expiresAt
         self.publisherID = publisherID
     }
@@ -88,14 +85,6 @@ package final class Message: Sendable {
         let remaining = expiresAt - now
         let nanos = max(remaining.nanoseconds, 0)
         return UInt32(clamping: (nanos + 999_999_999) / 1_000_000_000)
-    }
-}
-
-private final class PropertiesBox: Sendable {
-    let properties: Properties
-
-    init(_ properties: Properties) {
-        self.properties = properties
     }
 }
 

@@ -46,38 +46,298 @@ package enum PropertyIdentifier: UInt8, Sendable, CaseIterable {
 ///
 /// Which properties a packet may carry is checked by the decoder (MQTT 5 §2.2.2.2 table); a property
 /// that appears twice where the specification forbids it is a protocol error.
+///
+/// Stored out of line, copy-on-write, and not at all while empty: the fields take ~250 bytes, which every PUBLISH
+/// would otherwise carry and copy (most telemetry has no properties), so a packet without properties is 8 bytes of
+/// them and copying one costs one reference count, not one per string, array and buffer field.
 package struct Properties: Sendable, Hashable {
-    package var payloadFormatIndicator: UInt8?
-    package var messageExpiryInterval: UInt32?
-    package var contentType: String?
-    package var responseTopic: String?
-    package var correlationData: ByteBuffer?
-    /// PUBLISH from the server may carry several; SUBSCRIBE carries at most one.
-    package var subscriptionIdentifiers: [UInt32] = []
-    package var sessionExpiryInterval: UInt32?
-    package var assignedClientIdentifier: String?
-    package var serverKeepAlive: UInt16?
-    package var authenticationMethod: String?
-    package var authenticationData: ByteBuffer?
-    package var requestProblemInformation: UInt8?
-    package var willDelayInterval: UInt32?
-    package var requestResponseInformation: UInt8?
-    package var responseInformation: String?
-    package var serverReference: String?
-    package var reasonString: String?
-    package var receiveMaximum: UInt16?
-    package var topicAliasMaximum: UInt16?
-    package var topicAlias: UInt16?
-    package var maximumQoS: UInt8?
-    package var retainAvailable: UInt8?
-    package var userProperties: [UserProperty] = []
-    package var maximumPacketSize: UInt32?
-    package var wildcardSubscriptionAvailable: UInt8?
-    package var subscriptionIdentifierAvailable: UInt8?
-    package var sharedSubscriptionAvailable: UInt8?
+    /// The fields themselves.
+    package struct Fields: Sendable, Hashable {
+        package var payloadFormatIndicator: UInt8?
+        package var messageExpiryInterval: UInt32?
+        package var contentType: String?
+        package var responseTopic: String?
+        package var correlationData: ByteBuffer?
+        /// PUBLISH from the server may carry several; SUBSCRIBE carries at most one.
+        package var subscriptionIdentifiers: [UInt32] = []
+        package var sessionExpiryInterval: UInt32?
+        package var assignedClientIdentifier: String?
+        package var serverKeepAlive: UInt16?
+        package var authenticationMethod: String?
+        package var authenticationData: ByteBuffer?
+        package var requestProblemInformation: UInt8?
+        package var willDelayInterval: UInt32?
+        package var requestResponseInformation: UInt8?
+        package var responseInformation: String?
+        package var serverReference: String?
+        package var reasonString: String?
+        package var receiveMaximum: UInt16?
+        package var topicAliasMaximum: UInt16?
+        package var topicAlias: UInt16?
+        package var maximumQoS: UInt8?
+        package var retainAvailable: UInt8?
+        package var userProperties: [UserProperty] = []
+        package var maximumPacketSize: UInt32?
+        package var wildcardSubscriptionAvailable: UInt8?
+        package var subscriptionIdentifierAvailable: UInt8?
+        package var sharedSubscriptionAvailable: UInt8?
+
+        package init() {}
+    }
+
+    /// Shared between copies until one of them is mutated.
+    private final class Storage: @unchecked Sendable {
+        var fields: Fields
+
+        init(_ fields: Fields) {
+            self.fields = fields
+        }
+    }
+
+    private var storage: Storage?
 
     package init() {}
 
+    /// The fields, for reading several at once.
+    package var fields: Fields { storage?.fields ?? Fields() }
+
     /// True when no property is set, so that an empty property length (a single 0 byte) is encoded.
-    package var isEmpty: Bool { self == Properties() }
+    package var isEmpty: Bool {
+        guard let storage else { return true }
+        return storage.fields == Fields()
+    }
+
+    package static func == (lhs: Properties, rhs: Properties) -> Bool {
+        lhs.storage === rhs.storage || lhs.fields == rhs.fields
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(fields)
+    }
+
+    /// The storage to write to: allocated at the first write, copied when shared.
+    private mutating func writableFields<Value>(_ body: (inout Fields) -> Value) -> Value {
+        if storage == nil {
+            storage = Storage(Fields())
+        } else if !isKnownUniquelyReferenced(&storage!) {
+            storage = Storage(storage!.fields)
+        }
+        return body(&storage!.fields)
+    }
+    package var payloadFormatIndicator: UInt8? {
+        get { storage?.fields.payloadFormatIndicator }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.payloadFormatIndicator = newValue }
+        }
+    }
+
+    package var messageExpiryInterval: UInt32? {
+        get { storage?.fields.messageExpiryInterval }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.messageExpiryInterval = newValue }
+        }
+    }
+
+    package var contentType: String? {
+        get { storage?.fields.contentType }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.contentType = newValue }
+        }
+    }
+
+    package var responseTopic: String? {
+        get { storage?.fields.responseTopic }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.responseTopic = newValue }
+        }
+    }
+
+    package var correlationData: ByteBuffer? {
+        get { storage?.fields.correlationData }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.correlationData = newValue }
+        }
+    }
+
+    /// PUBLISH from the server may carry several; SUBSCRIBE carries at most one.
+    package var subscriptionIdentifiers: [UInt32] {
+        get { storage?.fields.subscriptionIdentifiers ?? [] }
+        set {
+            if newValue.isEmpty && storage == nil { return }
+            writableFields { $0.subscriptionIdentifiers = newValue }
+        }
+    }
+
+    package var sessionExpiryInterval: UInt32? {
+        get { storage?.fields.sessionExpiryInterval }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.sessionExpiryInterval = newValue }
+        }
+    }
+
+    package var assignedClientIdentifier: String? {
+        get { storage?.fields.assignedClientIdentifier }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.assignedClientIdentifier = newValue }
+        }
+    }
+
+    package var serverKeepAlive: UInt16? {
+        get { storage?.fields.serverKeepAlive }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.serverKeepAlive = newValue }
+        }
+    }
+
+    package var authenticationMethod: String? {
+        get { storage?.fields.authenticationMethod }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.authenticationMethod = newValue }
+        }
+    }
+
+    package var authenticationData: ByteBuffer? {
+        get { storage?.fields.authenticationData }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.authenticationData = newValue }
+        }
+    }
+
+    package var requestProblemInformation: UInt8? {
+        get { storage?.fields.requestProblemInformation }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.requestProblemInformation = newValue }
+        }
+    }
+
+    package var willDelayInterval: UInt32? {
+        get { storage?.fields.willDelayInterval }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.willDelayInterval = newValue }
+        }
+    }
+
+    package var requestResponseInformation: UInt8? {
+        get { storage?.fields.requestResponseInformation }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.requestResponseInformation = newValue }
+        }
+    }
+
+    package var responseInformation: String? {
+        get { storage?.fields.responseInformation }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.responseInformation = newValue }
+        }
+    }
+
+    package var serverReference: String? {
+        get { storage?.fields.serverReference }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.serverReference = newValue }
+        }
+    }
+
+    package var reasonString: String? {
+        get { storage?.fields.reasonString }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.reasonString = newValue }
+        }
+    }
+
+    package var receiveMaximum: UInt16? {
+        get { storage?.fields.receiveMaximum }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.receiveMaximum = newValue }
+        }
+    }
+
+    package var topicAliasMaximum: UInt16? {
+        get { storage?.fields.topicAliasMaximum }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.topicAliasMaximum = newValue }
+        }
+    }
+
+    package var topicAlias: UInt16? {
+        get { storage?.fields.topicAlias }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.topicAlias = newValue }
+        }
+    }
+
+    package var maximumQoS: UInt8? {
+        get { storage?.fields.maximumQoS }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.maximumQoS = newValue }
+        }
+    }
+
+    package var retainAvailable: UInt8? {
+        get { storage?.fields.retainAvailable }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.retainAvailable = newValue }
+        }
+    }
+
+    package var userProperties: [UserProperty] {
+        get { storage?.fields.userProperties ?? [] }
+        set {
+            if newValue.isEmpty && storage == nil { return }
+            writableFields { $0.userProperties = newValue }
+        }
+    }
+
+    package var maximumPacketSize: UInt32? {
+        get { storage?.fields.maximumPacketSize }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.maximumPacketSize = newValue }
+        }
+    }
+
+    package var wildcardSubscriptionAvailable: UInt8? {
+        get { storage?.fields.wildcardSubscriptionAvailable }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.wildcardSubscriptionAvailable = newValue }
+        }
+    }
+
+    package var subscriptionIdentifierAvailable: UInt8? {
+        get { storage?.fields.subscriptionIdentifierAvailable }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.subscriptionIdentifierAvailable = newValue }
+        }
+    }
+
+    package var sharedSubscriptionAvailable: UInt8? {
+        get { storage?.fields.sharedSubscriptionAvailable }
+        set {
+            if newValue == nil && storage == nil { return }
+            writableFields { $0.sharedSubscriptionAvailable = newValue }
+        }
+    }
 }
