@@ -402,6 +402,8 @@ package enum MQTTPacketEncoder {
 
     /// The encoded size of `properties` without the property length prefix; checks every value's limits.
     static func propertiesLength(_ properties: Properties) throws(MQTTCodecError) -> Int {
+        guard !properties.isEmpty else { return 0 }
+        let properties = properties.fields  // one read of the shared storage, then plain field reads
         var length = 0
         if properties.payloadFormatIndicator != nil { length += 2 }
         if properties.messageExpiryInterval != nil { length += 5 }
@@ -452,6 +454,7 @@ package enum MQTTPacketEncoder {
     static func writeProperties(_ properties: Properties, length: Int, into buffer: inout ByteBuffer) {
         buffer.writeVariableByteInteger(length)
         guard length > 0 else { return }
+        let properties = properties.fields
         func id(_ identifier: PropertyIdentifier) { buffer.writeInteger(identifier.rawValue) }
         if let value = properties.payloadFormatIndicator {
             id(.payloadFormatIndicator)

@@ -117,13 +117,13 @@ package struct Properties: Sendable, Hashable {
 
     /// The storage to write to: allocated at the first write, copied when shared.
     private mutating func writableFields<Value>(_ body: (inout Fields) -> Value) -> Value {
-        if storage == nil {
-            storage = Storage(Fields())
-        } else if !isKnownUniquelyReferenced(&storage!) {
-            storage = Storage(storage!.fields)
-        }
-        return body(&storage!.fields)
+        var current = storage ?? Storage(Fields())
+        storage = nil  // so that `current` is the only reference unless another copy shares it
+        if !isKnownUniquelyReferenced(&current) { current = Storage(current.fields) }
+        storage = current
+        return body(&current.fields)
     }
+
     package var payloadFormatIndicator: UInt8? {
         get { storage?.fields.payloadFormatIndicator }
         set {
