@@ -261,6 +261,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: flo
         time.sleep(interval)
 
 
+def wait_for_sys_counter(client: "PahoClient", topic: str, message: str, timeout: float = 10.0) -> int:
+    """The first report of the $SYS counter `topic` above 0, from a client subscribed to it.
+
+    $SYS topics are published every sys_interval and retained: earlier reports (0) come first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, message
+        report, _ = client.get_on(topic, remaining)
+        value = int(report.payload)
+        if value > 0:
+            return value
+
+
 @dataclass
 class Msg:
     """A received application message (copied out of paho's MQTTMessage)."""

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import mqtt_raw as R
+from conftest import wait_for_sys_counter
 
 MESSAGES = 3000
 
@@ -20,9 +21,7 @@ MESSAGES = 3000
 def test_slow_subscriber_loses_nothing_at_qos1(mqtt, raw):
     subscriber = raw(4)
     subscriber.connect("slow")
-    subscriber.send(R.subscribe(1, [("flow/t", 1)], version=4))
-    suback = subscriber.recv(5)
-    assert suback is not None and suback.name == "SUBACK"
+    subscriber.subscribe("flow/t", 1)
 
     publisher = raw(4)
     publisher.connect("fast")
@@ -65,13 +64,8 @@ def test_slow_subscriber_loses_nothing_at_qos1(mqtt, raw):
     # published every second: wait for a report that shows the pauses.
     stats = mqtt(5)
     stats.subscribe("$SYS/broker/publishers/paused", 0)
-    deadline = time.monotonic() + 10
-    paused = 0
-    while paused == 0:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, "the publisher was never paused: the subscriber kept up"
-        message, _ = stats.get_on("$SYS/broker/publishers/paused", remaining)
-        paused = int(message.payload)
+    wait_for_sys_counter(stats, "$SYS/broker/publishers/paused",
+                         "the publisher was never paused: the subscriber kept up")
     stats.subscribe("$SYS/broker/messages/dropped", 0)
     dropped, _ = stats.get_on("$SYS/broker/messages/dropped", 10)
     assert int(dropped.payload) == 0
