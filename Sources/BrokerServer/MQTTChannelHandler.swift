@@ -184,6 +184,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         task.cancel()
         pauseTask = nil
         guard !closing else { return }
+        lastPacketAt = context.eventLoop.now  // the keep-alive counts from when reading resumed
         handleBuffered(context: context)
         if !readInProgress { flushIfNeeded(context: context) }
         if pauseTask == nil {
@@ -339,6 +340,8 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         keepAliveTask?.cancel()
         keepAliveTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastPacketAt + grace) { [self] in
             let now = context.eventLoop.now
+            // While publishing is paused the broker is not reading: the client's silence is not the client's.
+            if pauseTask != nil { lastPacketAt = now }
             if lastPacketAt + grace <= now {
                 logger.info("keep-alive expired, closing", metadata: metadata())
                 finish(connection.keepAliveExpired())

@@ -174,6 +174,51 @@ struct ChannelHandlerTests {
         #expect(connection.channel.isActive)
     }
 
+    /// A session connection that never drains: its queue stays full.
+    private final class StalledConnection: SessionConnection {
+        func scheduleDrain() {}
+        func sessionTakenOver() {}
+    }
+
+    @Test func pausedPublisherIsNotClosedForKeepAliveWhileTheBrokerIsNotReading() throws {
+        var configuration = BrokerConfiguration()
+        configuration.maxQueuedMessages = 2
+        let broker = Broker(configuration: configuration, now: .now())
+        let loop = EmbeddedEventLoop()
+        let stalled = broker.attach(
+            clientID: "stalled", cleanStart: true, expiryInterval: 0, will: nil, connection: StalledConnection(),
+            now: loop.now)
+        _ = broker.subscribe(
+            session: stalled.session,
+            subscriptions: [TopicSubscription(filter: "t", options: SubscriptionOptions(qos: .atLeastOnce))],
+            identifier: nil, now: loop.now)
+
+        let publisher = try Connection(broker: broker, loop: loop)
+        _ = try publisher.connect("pub", keepAlive: 1)
+        var bytes = ByteBuffer()
+        for index in 0..<4 {
+            try MQTTPacketEncoder.encode(
+                .publish(PublishPacket(topic: "t", payload: ByteBuffer(string: "\(index)"), qos: .atMostOnce)),
+                version: .v5, into: &bytes)
+        }
+        try publisher.channel.writeInbound(bytes)
+        // The third message filled the queue: the fourth waits, undecoded, while the publisher is paused.
+        #expect(broker.statistics.publisherPauses.load(ordering: .relaxed) == 1)
+        #expect(broker.statistics.messagesReceived.load(ordering: .relaxed) == 3)
+
+        // The pause ends after 1 s; the fourth message, the queue still full, pauses it once more (full for 1 s,
+        // not longer: not yet stalled) until 2 s. The keep-alive (1.5 s) is not counted while paused.
+        loop.advanceTime(by: .milliseconds(1600))
+        #expect(publisher.channel.isActive, "closed for keep-alive although the broker was not reading")
+        #expect(broker.statistics.messagesReceived.load(ordering: .relaxed) == 4)
+        #expect(broker.statistics.publisherPauses.load(ordering: .relaxed) == 2)
+        loop.advanceTime(by: .milliseconds(1000))
+        #expect(publisher.channel.isActive, "the keep-alive counts from the end of the pause (2 s)")
+        // Silent for 1.5 s after reading resumed: now it is the client's silence.
+        loop.advanceTime(by: .milliseconds(1000))
+        #expect(!publisher.channel.isActive)
+    }
+
     @Test func publishIsDeliveredToAnotherConnectionOnItsLoop() throws {
         let broker = Self.broker()
         let loop = EmbeddedEventLoop()
