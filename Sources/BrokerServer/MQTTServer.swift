@@ -13,6 +13,11 @@ import Synchronization
 /// The MQTT listeners as one `Service`: accepts connections on every listener until graceful shutdown, then sends
 /// every v5 client DISCONNECT 0x8B (server shutting down) and closes all connections.
 package final class MQTTServer: Service, Sendable {
+    /// Each connection keeps its receive buffer between reads: start small so that an idle connection costs 256
+    /// bytes, not NIO's default of 2 KiB; a busy one grows it within a few reads (up to 64 KiB).
+    package static let receiveBufferAllocator = AdaptiveRecvByteBufferAllocator(
+        minimum: 64, initial: 256, maximum: 65536)
+
     package struct Configuration: Sendable {
         package var listeners: [ListenerConfiguration]
         /// How long shutdown waits for connections to close before it stops waiting.
@@ -229,11 +234,7 @@ package final class MQTTServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
-            // Each connection keeps its receive buffer between reads: start small so that an idle connection costs
-            // 256 bytes, not NIO's default of 2 KiB; a busy one grows it within a few reads (up to 64 KiB).
-            .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
-            )
+            .childChannelOption(.recvAllocator, value: Self.receiveBufferAllocator)
             .childChannelInitializer { channel in
                 if let counter {
                     guard counter.acquire() else {

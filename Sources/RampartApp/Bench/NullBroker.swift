@@ -1,3 +1,4 @@
+import BrokerServer
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -203,6 +204,8 @@ enum NullBroker {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // The broker's receive buffers, so that its memory per idle connection is what NIO itself costs.
+            .childChannelOption(.recvAllocator, value: MQTTServer.receiveBufferAllocator)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NullBrokerHandler(routes: routes))
