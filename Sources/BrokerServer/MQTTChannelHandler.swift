@@ -18,10 +18,48 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     /// Most deliveries moved from the session queue per event-loop turn, so one busy subscriber shares its loop.
     private static let drainBatch = 256
 
-    private let broker: Broker
-    private let registry: ConnectionRegistry
-    private let connectTimeout: TimeAmount
-    private let logger: Logger
+    /// What every connection of one listener shares, held once per listener rather than copied into each handler.
+    final class Settings: Sendable {
+        let broker: Broker
+        let registry: ConnectionRegistry
+        let listener: ListenerContext
+        let subjectAsUsername: Bool
+        let verbosePacketLog: Bool
+        let durability: (any DurabilityBarrier)?
+        let connectTimeout: TimeAmount
+        let logger: Logger
+
+        init(
+            broker: Broker,
+            registry: ConnectionRegistry,
+            listener: ListenerContext = ListenerContext(),
+            subjectAsUsername: Bool = false,
+            verbosePacketLog: Bool = false,
+            durability: (any DurabilityBarrier)? = nil,
+            connectTimeout: TimeAmount,
+            logger: Logger
+        ) {
+            self.broker = broker
+            self.registry = registry
+            self.listener = listener
+            self.subjectAsUsername = subjectAsUsername
+            self.verbosePacketLog = verbosePacketLog
+            self.durability = durability
+            self.connectTimeout = connectTimeout
+            self.logger = logger
+        }
+    }
+
+    private let settings: Settings
+    private var broker: Broker { settings.broker }
+    private var registry: ConnectionRegistry { settings.registry }
+    private var connectTimeout: TimeAmount { settings.connectTimeout }
+    private var logger: Logger { settings.logger }
+    private var listener: ListenerContext { settings.listener }
+    private var subjectAsUsername: Bool { settings.subjectAsUsername }
+    private var verbosePacketLog: Bool { settings.verbosePacketLog }
+    private var durability: (any DurabilityBarrier)? { settings.durability }
+
     private var decoder: MQTTPacketDecoder
     private var cumulation: ByteBuffer?
     private var connection: ClientConnection?
@@ -35,10 +73,6 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     /// Set while reading is paused for a full subscriber queue; fires at the pause limit.
     private var pauseTask: Scheduled<Void>?
 
-    private let listener: ListenerContext
-    private let subjectAsUsername: Bool
-    private let verbosePacketLog: Bool
-    private let durability: (any DurabilityBarrier)?
     /// Replies that acknowledge messages not yet on disk, each with the barrier it waits for (the durability rule:
     /// no PUBACK/PUBREC before the message is synced). Later replies queue behind them to keep their order.
     /// A Deque, which allocates nothing while empty: most connections never hold a reply.
@@ -47,7 +81,7 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private var barriersCompleted = 0
     private var closeWhenReleased = false
 
-    init(
+    convenience init(
         broker: Broker,
         registry: ConnectionRegistry,
         listener: ListenerContext = ListenerContext(),
@@ -57,15 +91,16 @@ final class MQTTChannelHandler: ChannelInboundHandler {
         connectTimeout: TimeAmount,
         logger: Logger
     ) {
-        self.verbosePacketLog = verbosePacketLog
-        self.durability = durability
-        self.broker = broker
-        self.listener = listener
-        self.subjectAsUsername = subjectAsUsername
-        self.connectTimeout = connectTimeout
-        self.registry = registry
-        self.logger = logger
-        self.decoder = MQTTPacketDecoder(maximumPacketSize: broker.configuration.decoderMaximumPacketSize)
+        self.init(
+            settings: Settings(
+                broker: broker, registry: registry, listener: listener, subjectAsUsername: subjectAsUsername,
+                verbosePacketLog: verbosePacketLog, durability: durability, connectTimeout: connectTimeout,
+                logger: logger))
+    }
+
+    init(settings: Settings) {
+        self.settings = settings
+        self.decoder = MQTTPacketDecoder(maximumPacketSize: settings.broker.configuration.decoderMaximumPacketSize)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

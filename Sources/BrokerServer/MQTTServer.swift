@@ -217,18 +217,17 @@ package final class MQTTServer: Service, Sendable {
         let verbose = configuration.verbosePacketLog
         let durability = configuration.durability
         let counter = listener.maxConnections.map { ConnectionCounter(limit: $0) }
-        let makeHandler: @Sendable () -> MQTTChannelHandler = {
-            MQTTChannelHandler(
-                broker: broker,
-                registry: registry,
-                listener: listener.context,
-                subjectAsUsername: listener.tls?.subjectAsUsername ?? false,
-                verbosePacketLog: verbose,
-                durability: durability,
-                connectTimeout: connectTimeout,
-                logger: logger
-            )
-        }
+        let settings = MQTTChannelHandler.Settings(
+            broker: broker,
+            registry: registry,
+            listener: listener.context,
+            subjectAsUsername: listener.tls?.subjectAsUsername ?? false,
+            verbosePacketLog: verbose,
+            durability: durability,
+            connectTimeout: connectTimeout,
+            logger: logger
+        )
+        let makeHandler: @Sendable () -> MQTTChannelHandler = { MQTTChannelHandler(settings: settings) }
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
