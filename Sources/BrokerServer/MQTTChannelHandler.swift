@@ -81,23 +81,6 @@ final class MQTTChannelHandler: ChannelInboundHandler {
     private var barriersCompleted = 0
     private var closeWhenReleased = false
 
-    convenience init(
-        broker: Broker,
-        registry: ConnectionRegistry,
-        listener: ListenerContext = ListenerContext(),
-        subjectAsUsername: Bool = false,
-        verbosePacketLog: Bool = false,
-        durability: (any DurabilityBarrier)? = nil,
-        connectTimeout: TimeAmount,
-        logger: Logger
-    ) {
-        self.init(
-            settings: Settings(
-                broker: broker, registry: registry, listener: listener, subjectAsUsername: subjectAsUsername,
-                verbosePacketLog: verbosePacketLog, durability: durability, connectTimeout: connectTimeout,
-                logger: logger))
-    }
-
     init(settings: Settings) {
         self.settings = settings
         self.decoder = MQTTPacketDecoder(maximumPacketSize: settings.broker.configuration.decoderMaximumPacketSize)

@@ -23,8 +23,9 @@ struct ChannelHandlerTests {
             channel = EmbeddedChannel(loop: loop)
             try channel.pipeline.syncOperations.addHandler(
                 MQTTChannelHandler(
-                    broker: broker, registry: registry, connectTimeout: connectTimeout,
-                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                    settings: .init(
+                        broker: broker, registry: registry, connectTimeout: connectTimeout,
+                        logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
             )
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1883)).wait()
         }
