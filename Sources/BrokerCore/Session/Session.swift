@@ -156,7 +156,8 @@ package final class Session: Sendable {
 
 /// Limits on a session's queue of undelivered messages.
 package struct QueueLimits: Sendable {
-    /// Messages waiting beyond the in-flight window; further ones are dropped and counted.
+    /// Messages waiting beyond the in-flight window; at this many a publisher is paused, or the message dropped and
+    /// counted (see `Session`).
     package var maxQueuedMessages: Int
     /// Whether QoS 0 messages are kept for a disconnected persistent session.
     package var queueQoS0WhileOffline: Bool
