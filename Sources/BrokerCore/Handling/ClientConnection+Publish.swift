@@ -45,7 +45,7 @@ extension ClientConnection {
         let resentQoS2 =
             publish.qos == .exactlyOnce
             && session.state.withLock { $0.incomingQoS2.contains(publish.packetIdentifier ?? 0) }
-        if !resentQoS2, let inspection = inspection,
+        if !resentQoS2, let inspection,
             let violation = inspection.evaluate(
                 topic: topic,
                 payload: publish.payload,
@@ -62,9 +62,9 @@ extension ClientConnection {
 
         switch publish.qos {
         case .atMostOnce:
-            route(publish, topic: topic, now: now)
+            route(publish, topic: topic, limits: configuration.queueLimits, now: now)
         case .atLeastOnce:
-            let matched = route(publish, topic: topic, now: now)
+            let matched = route(publish, topic: topic, limits: configuration.queueLimits, now: now)
             requestDurability()
             let reason: ReasonCode = matched == 0 ? .noMatchingSubscribers : .success
             send(.puback(AckPacket(packetIdentifier: publish.packetIdentifier ?? 0, reasonCode: reason)))
@@ -84,7 +84,9 @@ extension ClientConnection {
             var reason = ReasonCode.success
             if isNew {
                 // A resent PUBLISH whose PUBREC was lost is not routed again [MQTT-4.3.3-10].
-                if route(publish, topic: topic, now: now) == 0 { reason = .noMatchingSubscribers }
+                if route(publish, topic: topic, limits: configuration.queueLimits, now: now) == 0 {
+                    reason = .noMatchingSubscribers
+                }
                 session.state.withLock { state in
                     state.record(.incomingReceived(clientID: clientID, packetIdentifier: packetIdentifier))
                 }
@@ -108,13 +110,14 @@ extension ClientConnection {
         return .keepOpen
     }
 
+    /// - Parameter limits: the queue limits of the settings this PUBLISH is handled under (read once per packet).
     @discardableResult
-    private func route(_ publish: PublishPacket, topic: String, now: NIODeadline) -> Int {
+    private func route(_ publish: PublishPacket, topic: String, limits: QueueLimits, now: NIODeadline) -> Int {
         if topic.utf8.starts(with: "$SYS/".utf8) {
             return 0  // Only the broker publishes statistics; clients' writes there are dropped.
         }
         let message = Message(publish: publish, topic: topic, publisherID: clientID, now: now)
-        let outcome = broker.publish(message, now: now, from: handle, limits: configuration.queueLimits)
+        let outcome = broker.publish(message, now: now, from: handle, limits: limits)
         if outcome.pausePublisher { publishingPaused = true }
         return outcome.matched
     }
