@@ -20,9 +20,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // swift-configuration support is not used; leaving its trait off saves building it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .target(name: "RampartModel", swiftSettings: swiftSettings),
@@ -62,6 +68,46 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Accounts",
+            dependencies: [
+                "RampartModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PKI",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "NetConfig",
+            dependencies: ["RampartModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WebAPI",
+            dependencies: [
+                "Accounts", "PKI", "RampartModel", "Store",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MQTTClient",
             dependencies: [
                 "MQTTCodec",
@@ -91,8 +137,12 @@ let package = Package(
         .target(
             name: "RampartApp",
             dependencies: [
-                "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity", "MQTTClient",
+                "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity", "MQTTClient", "WebAPI", "NetConfig",
+                "Store", "Accounts", "RampartModel",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -100,10 +150,33 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // `thirdPartyComponents` (the About page's notices) and `buildCommit`, generated at build time.
+            plugins: ["ThirdPartyNotices"]
         ),
         .executableTarget(name: "rampart", dependencies: ["RampartApp"], swiftSettings: swiftSettings),
+        // Writes the third-party notices for the ThirdPartyNotices plugin; Foundation only, it runs at build time.
+        .executableTarget(name: "ThirdPartyNoticesGenerator", swiftSettings: swiftSettings),
+        .plugin(name: "ThirdPartyNotices", capability: .buildTool(), dependencies: ["ThirdPartyNoticesGenerator"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "RampartModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PKITests",
+            dependencies: [
+                "PKI",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RampartAppTests",
+            dependencies: ["RampartApp", "RampartModel"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MQTTCodecTests",
             dependencies: ["MQTTCodec", .product(name: "NIOCore", package: "swift-nio")],

@@ -7,7 +7,10 @@ package struct RampartCommand: AsyncParsableCommand {
         commandName: "rampart",
         abstract: "IoT secure gateway: MQTT broker and more.",
         version: ProductInfo.version,
-        subcommands: [RunCommand.self, BrokerCommand.self, ProfileCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, BrokerCommand.self, ProfileCommand.self, CtlCommand.self, BenchCommand.self,
+            NoticesCommand.self,
+        ]
     )
 
     package init() {}

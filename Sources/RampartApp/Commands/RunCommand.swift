@@ -54,6 +54,31 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Queue QoS 0 messages for disconnected persistent sessions.")
     var queueQos0Messages = false
 
+    @Option(help: "HTTPS port of the web UI and REST API.")
+    var webPort: Int = 8443
+
+    @Option(help: "Address the web UI and REST API bind to.")
+    var webBind: String = "0.0.0.0"
+
+    @Option(help: "Seconds a web session may stay idle before it ends.")
+    var sessionIdleTimeout: Int = 600
+
+    @Option(
+        help: """
+            Seconds of the first delay after a failed log-in; each further failure of the same user from the same \
+            address doubles it (at most 30 s). 10 failures in a row lock the account for 15 minutes.
+            """
+    )
+    var loginDelay: Double = 1
+
+    @Option(
+        help: """
+            apply: interface and clock settings are applied with the system's tools when permitted; off: they are \
+            saved only (for gateways whose host is managed otherwise, and for tests).
+            """
+    )
+    var systemChanges: String = "apply"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -70,6 +95,16 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--max-packet-size must be between 16 and 268435460 bytes, got \(maxPacketSize)")
         }
         guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be at least 1 second") }
+        guard (0...65535).contains(webPort) else {
+            throw ValidationError("--web-port must be between 0 and 65535, got \(webPort)")
+        }
+        guard sessionIdleTimeout >= 1 else { throw ValidationError("--session-idle-timeout must be at least 1 second") }
+        guard loginDelay > 0, loginDelay <= 30 else {
+            throw ValidationError("--login-delay must be more than 0 and at most 30 seconds")
+        }
+        guard ["apply", "off"].contains(systemChanges) else {
+            throw ValidationError("--system-changes must be apply or off, got \(systemChanges)")
+        }
     }
 
     func run() async throws {
@@ -78,6 +113,8 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "rampart")
 
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        // The data directory holds the store, its master key and the console token: nobody else may enter it.
+        chmod(dataDir, 0o700)
         logger.info("starting", metadata: ["version": "\(ProductInfo.version)", "data_dir": "\(dataDir)"])
         let pidFile = dataDir + "/rampart.pid"
         try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
@@ -139,9 +176,26 @@ struct RunCommand: AsyncParsableCommand {
                 logger: brokerLogger
             )
         }
+        let management = try await ManagementPlane.start(
+            options: ManagementPlane.Options(
+                dataDirectory: dataDir, webBind: webBind, webPort: webPort,
+                sessionIdleTimeout: .seconds(sessionIdleTimeout), loginDelayBase: .milliseconds(Int(loginDelay * 1000)),
+                systemChanges: systemChanges == "apply"),
+            brokerRuntime: runtime, statistics: broker.statistics, logger: Logger(label: "rampart.web"),
+            onRunning: { [dataDir] port in
+                let host = ProcessInfo.processInfo.hostName
+                logger.notice("web UI listening", metadata: ["url": "https://\(host):\(port)/"])
+                let passwordFile = ManagementPlane.initialPasswordFile(dataDirectory: dataDir)
+                var banner = "Web UI: https://\(host):\(port)/ (also https://127.0.0.1:\(port)/)\n"
+                if FileManager.default.fileExists(atPath: passwordFile) {
+                    banner += "Log in as 'admin' with the initial password in \(passwordFile)\n"
+                }
+                FileHandle.standardOutput.write(Data(banner.utf8))
+            })
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)] + bridges.map { .init(service: $0) },
+                services: [.init(service: server), .init(service: management.server)]
+                    + bridges.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

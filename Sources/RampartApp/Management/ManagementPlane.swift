@@ -1,0 +1,99 @@
+import Accounts
+import ArgumentParser
+import BrokerCore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RampartModel
+import Store
+import WebAPI
+
+/// The management plane of `rampart run`: the store, accounts, web-server profiles and the HTTPS server, wired to
+/// the broker and the host.
+struct ManagementPlane {
+    struct Options {
+        var dataDirectory: String
+        var webBind: String
+        var webPort: Int
+        var sessionIdleTimeout: Duration
+        var loginDelayBase: Duration
+        var systemChanges: Bool
+    }
+
+    let server: WebServer
+    let store: GatewayStore
+
+    /// The file that holds the local console's API token (`rampart ctl` as root on the gateway).
+    static func consoleTokenFile(dataDirectory: String) -> String { dataDirectory + "/console-token" }
+    static func initialPasswordFile(dataDirectory: String) -> String { dataDirectory + "/initial-admin-password" }
+
+    static func start(
+        options: Options, brokerRuntime: BrokerRuntime, statistics: BrokerStatistics, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void
+    ) async throws -> ManagementPlane {
+        let data = options.dataDirectory
+        let store = try GatewayStore(databasePath: data + "/rampart.db", masterKeyPath: data + "/master.key")
+        let commonPasswords = CommonPasswords(text: WebResources.commonPasswordList)
+        // The High policy's "not a common password" rule must never pass silently for want of its list.
+        guard commonPasswords.count >= 10_000 else {
+            throw ValidationError("the common-password list shipped with the web UI is missing or incomplete")
+        }
+        var accountConfiguration = AccountService.Configuration()
+        accountConfiguration.idleTimeout = options.sessionIdleTimeout
+        accountConfiguration.throttle.baseDelay = options.loginDelayBase
+        let accounts = try AccountService(
+            store: store, initialPasswordFile: initialPasswordFile(dataDirectory: data),
+            commonPasswords: commonPasswords, configuration: accountConfiguration,
+            logger: logger)
+        try await accounts.issueConsoleToken(file: consoleTokenFile(dataDirectory: data), now: Date())
+
+        let hostName = ProcessInfo.processInfo.hostName
+        let webProfiles = try WebProfileService.open(
+            store: store, hostName: hostName, addresses: localAddresses(),
+            publishedCertificate: data + "/web-certificate.pem", logger: logger)
+        let started = ContinuousClock.now
+        let network = SettingsEndpoint<NetworkSettings>(
+            store: store, validate: { $0.validate() }, reconciler: NetworkReconciler(systemChanges: options.systemChanges))
+        let services = ManagementServices(
+            store: store, accounts: accounts, webProfiles: webProfiles,
+            brokerProfiles: BrokerProfileAdapter(runtime: brokerRuntime, statistics: statistics),
+            system: HostSystem(systemChanges: options.systemChanges, started: started),
+            network: network,
+            centralServer: SettingsEndpoint(
+                store: store, validate: { $0.validate() },
+                reconciler: SavedOnly<CentralServerSettings>(detail: "saved; the fleet agent will use it")),
+            device: SettingsEndpoint(
+                store: store, validate: { $0.validate() }, reconciler: SavedOnly<DeviceSettings>(detail: "applied")),
+            recorder: LoggingChangeRecorder(logger: logger),
+            thirdPartyComponents: thirdPartyComponents)
+        let outcome = await network.reconcileStored()
+        logger.info("network settings", metadata: ["outcome": "\(outcome.detail)"])
+        var configuration = WebServer.Configuration()
+        configuration.host = options.webBind
+        configuration.port = options.webPort
+        let server = try WebServer(configuration: configuration, services: services, onRunning: onRunning, logger: logger)
+        return ManagementPlane(server: server, store: store)
+    }
+
+    /// Every local unicast address, for the generated certificate's subject alternative names.
+    static func localAddresses() -> [String] {
+        let devices = (try? System.enumerateDevices()) ?? []
+        let addresses = devices.compactMap { $0.address?.ipAddress }
+        return Array(Set(addresses.map { $0.split(separator: "%").first.map(String.init) ?? $0 })).sorted()
+    }
+}
+
+/// Until the audit trail exists, every change is logged.
+struct LoggingChangeRecorder: ChangeRecorder {
+    let logger: Logger
+
+    func record(_ change: ChangeRecord) async {
+        logger.notice(
+            "management change",
+            metadata: [
+                "actor": "\(change.actor)", "source": "\(change.source)", "action": "\(change.action)",
+                "status": "\(change.status)",
+            ])
+    }
+}

@@ -1,0 +1,63 @@
+import Accounts
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Who is making a request: a browser session or a script with an API token.
+package enum Principal: Sendable {
+    case session(WebSession)
+    case token(APITokenRecord)
+
+    /// The name the change log records.
+    package var actor: String {
+        switch self {
+        case .session(let session): session.user
+        case .token(let token): "token:" + token.name
+        }
+    }
+}
+
+/// Request context of the management plane: the client's address (for throttling and the change log) and, once
+/// authenticated, the principal.
+package struct ManagementContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+    package var principal: Principal?
+    /// The client's IP address as text, or "unknown".
+    package let source: String
+
+    package init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.source = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// Uploads (profile files) are at most 131,072 bytes; JSON documents are far smaller. Leaves room for JSON
+    /// encoding of a file.
+    package var maxUploadSize: Int { 512 * 1024 }
+
+    package var requestDecoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+
+    package var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// The authenticated principal, or 401.
+    func requirePrincipal() throws(APIError) -> Principal {
+        guard let principal else { throw APIError.unauthenticated }
+        return principal
+    }
+
+    /// The user the principal acts for.
+    func requireUser() throws(APIError) -> String {
+        switch try requirePrincipal() {
+        case .session(let session): session.user
+        case .token: AccountDirectory.administratorName
+        }
+    }
+}
