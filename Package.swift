@@ -173,6 +173,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WebAPITests",
+            dependencies: [
+                "WebAPI", "PKI", "Store", "RampartModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RampartModelTests", dependencies: ["RampartModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "NetConfigTests", dependencies: ["NetConfig"], swiftSettings: swiftSettings),
+        .testTarget(
             name: "RampartAppTests",
             dependencies: ["RampartApp", "RampartModel"],
             swiftSettings: swiftSettings

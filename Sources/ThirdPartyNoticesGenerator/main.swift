@@ -239,7 +239,9 @@ func main() throws {
     let all = try components.flatMap(notices(for:))
         .sorted { ($0.name.lowercased(), $0.name) < ($1.name.lowercased(), $1.name) }
     let commit = gitDirectory.flatMap(headCommit(gitDirectory:)) ?? "unknown"
-    let source = render(all) + "\n/// The commit the gateway was built from (read from .git at build time; `unknown` outside a clone).\n"
+    let source =
+        render(all)
+        + "\n/// The commit the gateway was built from (read from .git at build time; `unknown` outside a clone).\n"
         + "package let buildCommit = \"\(commit)\"\n"
     try Data(source.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
 }

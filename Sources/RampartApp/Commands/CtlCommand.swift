@@ -72,7 +72,9 @@ struct CtlCommand: AsyncParsableCommand {
     enum WebKind: ProfileKind { static var path: String { "/web/profiles" } }
 
     struct ProfileList<Kind: ProfileKind>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "list", abstract: "List profiles.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "list", abstract: "List profiles.")
+        }
         @OptionGroup var connection: Connection
         func run() async throws {
             try await APIClient.with(connection) { client in
@@ -88,7 +90,9 @@ struct CtlCommand: AsyncParsableCommand {
     }
 
     struct ProfileCreate<Kind: ProfileKind>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "create", abstract: "Create a profile.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "create", abstract: "Create a profile.")
+        }
         @OptionGroup var connection: Connection
         @Option(help: "Copy this profile instead of starting empty.") var template: String?
         @Argument var name: String
@@ -100,8 +104,10 @@ struct CtlCommand: AsyncParsableCommand {
     }
 
     struct ProfileUpload<Kind: ProfileKind>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(
-            commandName: "upload", abstract: "Add or replace a file of a profile; prints its diagnostics.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                commandName: "upload", abstract: "Add or replace a file of a profile; prints its diagnostics.")
+        }
         @OptionGroup var connection: Connection
         @Option(name: .customLong("as"), help: "Name of the file in the profile (default: the file's name).")
         var fileName: String?
@@ -119,7 +125,9 @@ struct CtlCommand: AsyncParsableCommand {
     }
 
     struct ProfileActivate<Kind: ProfileKind>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "activate", abstract: "Set a profile active.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "activate", abstract: "Set a profile active.")
+        }
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {
@@ -130,7 +138,9 @@ struct CtlCommand: AsyncParsableCommand {
     }
 
     struct ProfileDelete<Kind: ProfileKind>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "delete", abstract: "Delete a profile.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "delete", abstract: "Delete a profile.")
+        }
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {
@@ -147,7 +157,9 @@ struct CtlCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Print a settings document as JSON.")
             @OptionGroup var connection: Connection
             @Argument var name: String
-            func run() async throws { try await APIClient.with(connection) { try await $0.print(.GET, "/settings/\(name)") } }
+            func run() async throws {
+                try await APIClient.with(connection) { try await $0.print(.GET, "/settings/\(name)") }
+            }
         }
 
         struct Set: AsyncParsableCommand {
@@ -161,7 +173,9 @@ struct CtlCommand: AsyncParsableCommand {
                     file == nil || file == "-"
                     ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file ?? "")
                 guard let data else { throw ValidationError("cannot read \(file ?? "standard input")") }
-                try await APIClient.with(connection) { try await $0.print(.PUT, "/settings/\(name)", raw: data, json: true) }
+                try await APIClient.with(connection) {
+                    try await $0.print(.PUT, "/settings/\(name)", raw: data, json: true)
+                }
             }
         }
     }
@@ -214,7 +228,9 @@ struct CtlCommand: AsyncParsableCommand {
         struct Delete: AsyncParsableCommand {
             @OptionGroup var connection: Connection
             @Argument var id: String
-            func run() async throws { try await APIClient.with(connection) { try await $0.print(.DELETE, "/tokens/\(id)") } }
+            func run() async throws {
+                try await APIClient.with(connection) { try await $0.print(.DELETE, "/tokens/\(id)") }
+            }
         }
     }
 
@@ -224,7 +240,9 @@ struct CtlCommand: AsyncParsableCommand {
         struct Revoke: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "End the active web session.")
             @OptionGroup var connection: Connection
-            func run() async throws { try await APIClient.with(connection) { try await $0.print(.DELETE, "/sessions") } }
+            func run() async throws {
+                try await APIClient.with(connection) { try await $0.print(.DELETE, "/sessions") }
+            }
         }
     }
 }
@@ -286,7 +304,8 @@ struct APIClient {
             let body = try await response.body.collect(upTo: 1 << 20)
             let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
             guard response.status == .ok else {
-                throw APICallError(status: response.status.code, message: object["message"] as? String ?? "\(response.status)")
+                throw APICallError(
+                    status: response.status.code, message: object["message"] as? String ?? "\(response.status)")
             }
             if let cookie = response.headers["Set-Cookie"].first?.split(separator: ";").first {
                 headers.add(name: "Cookie", value: String(cookie))
@@ -306,7 +325,9 @@ struct APIClient {
 
     /// Calls the API and returns the decoded JSON object; throws the API's message on an error status.
     @discardableResult
-    func json(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil, raw: Data? = nil, rawIsJSON: Bool = false)
+    func json(
+        _ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil, raw: Data? = nil, rawIsJSON: Bool = false
+    )
         async throws -> [String: Any]
     {
         let data = try await call(method, path, json: body, raw: raw, rawIsJSON: rawIsJSON)
@@ -342,7 +363,8 @@ struct APIClient {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(try JSONSerialization.data(withJSONObject: body))
         } else if let raw {
-            request.headers.add(name: "Content-Type", value: rawIsJSON ? "application/json" : "application/octet-stream")
+            request.headers.add(
+                name: "Content-Type", value: rawIsJSON ? "application/json" : "application/octet-stream")
             request.body = .bytes(raw)
         }
         let response = try await client.execute(request, timeout: .seconds(60))

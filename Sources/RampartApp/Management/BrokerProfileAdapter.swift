@@ -100,7 +100,8 @@ actor BrokerProfileAdapter: BrokerProfileService {
         }
         let clients = statistics.clientsConnected.load(ordering: .relaxed)
         guard let active = library.active() else {
-            return BrokerState(status: "off", activeProfile: nil, problems: [], clientsConnected: clients, messagesPerSecond: rate)
+            return BrokerState(
+                status: "off", activeProfile: nil, problems: [], clientsConnected: clients, messagesPerSecond: rate)
         }
         // The running broker keeps its last good configuration; a profile edited into an invalid state is reported
         // as misconfigured at once, so the operator sees it before a restart or reload would fail.
@@ -113,11 +114,17 @@ actor BrokerProfileAdapter: BrokerProfileService {
         }
         switch await runtime.status {
         case .configured:
-            return BrokerState(status: "configured", activeProfile: active, problems: [], clientsConnected: clients, messagesPerSecond: rate)
+            return BrokerState(
+                status: "configured", activeProfile: active, problems: [], clientsConnected: clients,
+                messagesPerSecond: rate)
         case .misconfigured(let problems):
-            return BrokerState(status: "misconfigured", activeProfile: active, problems: problems, clientsConnected: clients, messagesPerSecond: rate)
+            return BrokerState(
+                status: "misconfigured", activeProfile: active, problems: problems, clientsConnected: clients,
+                messagesPerSecond: rate)
         case .cannotReachNetwork(let problems):
-            return BrokerState(status: "cannot_bind", activeProfile: active, problems: problems, clientsConnected: clients, messagesPerSecond: rate)
+            return BrokerState(
+                status: "cannot_bind", activeProfile: active, problems: problems, clientsConnected: clients,
+                messagesPerSecond: rate)
         }
     }
 

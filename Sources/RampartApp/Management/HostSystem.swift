@@ -14,7 +14,8 @@ struct HostSystem: SystemService {
     func identity() async -> SystemIdentity {
         let machineID = (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?
+        let uptime =
+            (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?
             .split(separator: " ").first.flatMap { Double($0) } ?? 0
         return SystemIdentity(
             hostName: ProcessInfo.processInfo.hostName, serial: machineID ?? "unknown", version: ProductInfo.version,

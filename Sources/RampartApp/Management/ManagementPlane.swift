@@ -54,7 +54,8 @@ struct ManagementPlane {
             publishedCertificate: data + "/web-certificate.pem", logger: logger)
         let started = ContinuousClock.now
         let network = SettingsEndpoint<NetworkSettings>(
-            store: store, validate: { $0.validate() }, reconciler: NetworkReconciler(systemChanges: options.systemChanges))
+            store: store, validate: { $0.validate() },
+            reconciler: NetworkReconciler(systemChanges: options.systemChanges))
         let services = ManagementServices(
             store: store, accounts: accounts, webProfiles: webProfiles,
             brokerProfiles: BrokerProfileAdapter(runtime: brokerRuntime, statistics: statistics),
@@ -72,7 +73,8 @@ struct ManagementPlane {
         var configuration = WebServer.Configuration()
         configuration.host = options.webBind
         configuration.port = options.webPort
-        let server = try WebServer(configuration: configuration, services: services, onRunning: onRunning, logger: logger)
+        let server = try WebServer(
+            configuration: configuration, services: services, onRunning: onRunning, logger: logger)
         return ManagementPlane(server: server, store: store)
     }
 

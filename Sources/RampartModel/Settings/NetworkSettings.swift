@@ -50,8 +50,10 @@ package struct NetworkSettings: Codable, Sendable, Equatable {
         if lan.dhcpServer.enabled, let lanSubnet {
             let start = Self.address(lan.dhcpServer.rangeStart, field: "lan.dhcpServer.rangeStart", errors: &errors)
             let end = Self.address(lan.dhcpServer.rangeEnd, field: "lan.dhcpServer.rangeEnd", errors: &errors)
+            var inside = true
             for (value, field) in [(start, "rangeStart"), (end, "rangeEnd")] {
                 if let value, !lanSubnet.isHostAddress(value) {
+                    inside = false
                     errors.append(
                         FieldError(
                             field: "lan.dhcpServer.\(field)",
@@ -59,9 +61,11 @@ package struct NetworkSettings: Codable, Sendable, Equatable {
                                 + "\(lanSubnet.prefixLength)"))
                 }
             }
-            if let start, let end, start > end {
+            if inside, let start, let end, start > end {
                 errors.append(
-                    FieldError(field: "lan.dhcpServer.rangeEnd", message: "the range ends (\(end)) before it starts (\(start))"))
+                    FieldError(
+                        field: "lan.dhcpServer.rangeEnd", message: "the range ends (\(end)) before it starts (\(start))"
+                    ))
             }
             if let start, let end, let own = IPv4Address(lan.address), start <= own, own <= end {
                 errors.append(
@@ -88,7 +92,9 @@ package struct NetworkSettings: Codable, Sendable, Equatable {
                     errors.append(FieldError(field: "wan.gateway", message: "the gateway is the WAN address itself"))
                 }
             }
-            if let wanSubnet, let lanSubnet, wanSubnet.contains(lanSubnet.network) || lanSubnet.contains(wanSubnet.network) {
+            if let wanSubnet, let lanSubnet,
+                wanSubnet.contains(lanSubnet.network) || lanSubnet.contains(wanSubnet.network)
+            {
                 errors.append(FieldError(field: "wan.address", message: "the WAN subnet overlaps the LAN subnet"))
             }
         }
@@ -154,6 +160,11 @@ package struct CentralServerSettings: Codable, Sendable, Equatable {
     package var address: String
     package var port: Int
 
+    package init(address: String, port: Int) {
+        self.address = address
+        self.port = port
+    }
+
     package static let defaults = CentralServerSettings(address: "", port: 8444)
 
     package func validate() -> [FieldError] {
@@ -180,7 +191,9 @@ package struct DeviceSettings: Codable, Sendable, Equatable {
     package static let defaults = DeviceSettings(name: "rampart")
 
     package func validate() -> [FieldError] {
-        if name.allSatisfy(\.isWhitespace) || name.count > 64 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if name.allSatisfy(\.isWhitespace) || name.count > 64
+            || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        {
             return [FieldError(field: "name", message: "the device name must be 1–64 printable characters")]
         }
         return []

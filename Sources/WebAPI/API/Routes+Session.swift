@@ -78,7 +78,8 @@ extension ManagementAPI {
                 user: body.user, password: body.password, source: context.source, presentedSession: presented,
                 now: Date())
             await services.recorder.record(
-                ChangeRecord(actor: login.account.name, source: context.source, action: "POST /api/v1/session", status: 200))
+                ChangeRecord(
+                    actor: login.account.name, source: context.source, action: "POST /api/v1/session", status: 200))
             var response = try JSONResponse(
                 SessionInfo(
                     user: login.account.name, mustChangePassword: login.account.mustChangePassword,

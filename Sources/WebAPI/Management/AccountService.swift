@@ -189,7 +189,9 @@ package actor AccountService {
     /// gateway, reaches the API without a password (e.g. to end a web session from the console).
     package func issueConsoleToken(file: String, now: Date) throws {
         var directory = self.directory
-        for token in directory.tokens where token.name == Self.consoleTokenName { try directory.removeToken(id: token.id) }
+        for token in directory.tokens where token.name == Self.consoleTokenName {
+            try directory.removeToken(id: token.id)
+        }
         let token = APIToken.generate(name: Self.consoleTokenName, now: now)
         try directory.addToken(token.record)
         try save(directory)
@@ -212,7 +214,8 @@ package actor AccountService {
 
     private func persist(_ directory: AccountDirectory) throws(APIError) {
         do { try save(directory) } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "could not save the accounts: \(error)")
+            throw APIError(
+                status: .internalServerError, code: "store", message: "could not save the accounts: \(error)")
         }
     }
 

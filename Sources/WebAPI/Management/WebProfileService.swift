@@ -132,7 +132,8 @@ package actor WebProfileService {
         do {
             try Data(file.chainPEM.utf8).write(to: URL(fileURLWithPath: publishedCertificate), options: .atomic)
         } catch {
-            logger.warning("cannot write the certificate file", metadata: ["file": "\(publishedCertificate)", "error": "\(error)"])
+            logger.warning(
+                "cannot write the certificate file", metadata: ["file": "\(publishedCertificate)", "error": "\(error)"])
         }
     }
 

@@ -13,10 +13,10 @@ package struct WebServerProfileConfiguration: Sendable, Equatable {
         func problem(_ line: Int, _ message: String) {
             diagnostics.append(LineDiagnostic(severity: "error", file: fileName, line: line, message: message))
         }
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `\r\n` is one Character in Swift: splitting on newlines handles CRLF files too.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            let words = line.split(whereSeparator: \.isWhitespace)
             guard let key = words.first, !key.hasPrefix("#") else { continue }
             guard key == "ssl_certificate" else {
                 problem(number, "unsupported setting '\(key)': only ssl_certificate is supported")

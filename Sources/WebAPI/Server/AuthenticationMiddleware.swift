@@ -9,7 +9,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = ManagementContext
 
     static let sessionCookie = "rampart_session"
-    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+    static let csrfHeader = HTTPField.Name.csrfToken
 
     let accounts: AccountService
     let recorder: any ChangeRecorder
@@ -32,7 +32,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
                     status: .unauthorized, code: "bad_token", message: "the API token is unknown or was revoked")
             }
             context.principal = .token(token)
-        } else if let id = request.cookies[Self.sessionCookie]?.value, let session = await accounts.session(id, now: now) {
+        } else if let id = request.cookies[Self.sessionCookie]?.value,
+            let session = await accounts.session(id, now: now)
+        {
             context.principal = .session(session)
         }
         guard let principal = context.principal else { throw APIError.unauthenticated }

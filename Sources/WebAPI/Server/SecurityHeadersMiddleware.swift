@@ -32,10 +32,18 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func apply(to headers: inout HTTPFields) {
         headers[.contentSecurityPolicy] = contentSecurityPolicy
-        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        headers[.frameOptions] = "DENY"
         headers[.strictTransportSecurity] = "max-age=31536000"
         headers[.xContentTypeOptions] = "nosniff"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[.referrerPolicy] = "no-referrer"
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
     }
+}
+
+extension HTTPField.Name {
+    // Spelled as literals of valid token characters, so the initializer cannot fail; swift-http-types has no
+    // constants for these.
+    static let frameOptions = HTTPField.Name("X-Frame-Options") ?? .contentSecurityPolicy
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy") ?? .contentSecurityPolicy
+    static let csrfToken = HTTPField.Name("X-CSRF-Token") ?? .authorization
 }

@@ -270,8 +270,10 @@ struct WebUI: Sendable {
 
     // MARK: Static files
 
-    private static let staticTypes = ["js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
-        "svg": "image/svg+xml"]
+    private static let staticTypes = [
+        "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
+        "svg": "image/svg+xml",
+    ]
 
     static func staticFile(_ request: Request, _ context: ManagementContext) throws -> Response {
         let file = try request.parameter("file", context: context)
@@ -306,13 +308,15 @@ struct WebUI: Sendable {
     }
 
     static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false)
-            .timeSeparator(.colon).dateTimeSeparator(.space)) + " UTC"
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false)
+                .timeSeparator(.colon).dateTimeSeparator(.space)) + " UTC"
     }
 
     static func inputTimestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false)
-            .timeSeparator(.colon))
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false)
+                .timeSeparator(.colon))
     }
 
     static func duration(_ seconds: Int) -> String {

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import RampartModel
+import Store
+
+@testable import WebAPI
+
+/// A broker that answers from memory, for routing and rendering tests.
+actor FakeBrokerProfiles: BrokerProfileService {
+    func profiles() async throws -> [BrokerProfileInfo] {
+        [BrokerProfileInfo(name: "default", active: true, readOnly: true, modified: Date(), files: ["mosquitto.conf"])]
+    }
+    func templates() async -> [String] { ["default"] }
+    func create(_ name: String, template: String?) async throws {}
+    func read(_ file: String, of profile: String) async throws -> Data { Data("listener 1883\n".utf8) }
+    func write(_ contents: Data, as file: String, in profile: String) async throws -> [LineDiagnostic] { [] }
+    func remove(_ file: String, from profile: String) async throws {}
+    func validate(_ profile: String) async throws -> [LineDiagnostic] { [] }
+    func activate(_ profile: String) async throws -> ApplyOutcome { .applied() }
+    func delete(_ profile: String) async throws {}
+    func state() async -> BrokerState {
+        BrokerState(
+            status: "configured", activeProfile: "default", problems: [], clientsConnected: 0, messagesPerSecond: 0)
+    }
+}
+
+struct FakeSystem: SystemService {
+    func identity() async -> SystemIdentity {
+        SystemIdentity(
+            hostName: "test", serial: "0000", version: "0", buildCommit: "test", uptimeSeconds: 1,
+            gatewayUptimeSeconds: 1)
+    }
+    func interfaces() async throws -> [InterfaceInfo] {
+        [InterfaceInfo(name: "lo", state: "UNKNOWN", mac: "00:00:00:00:00:00", mtu: 65536, addresses: ["127.0.0.1/8"])]
+    }
+    func routes() async throws -> [RouteInfo] { [] }
+    func setClock(_ date: Date) async -> ApplyOutcome { .notApplied("test") }
+}
+
+struct NoRecorder: ChangeRecorder {
+    func record(_ change: ChangeRecord) async {}
+}
+
+/// A store in a temporary folder with every service of the management plane over it.
+struct TestPlane {
+    let folder: String
+    let services: ManagementServices
+
+    init() throws {
+        folder = NSTemporaryDirectory() + "rampart-webapi-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let store = try GatewayStore(databasePath: folder + "/rampart.db", masterKeyPath: folder + "/master.key")
+        let logger = Logger(label: "test")
+        let accounts = try AccountService(
+            store: store, initialPasswordFile: folder + "/initial-admin-password",
+            commonPasswords: .init(text: WebResources.commonPasswordList), configuration: .init(), logger: logger)
+        let web = try WebProfileService.open(
+            store: store, hostName: "localhost", addresses: ["127.0.0.1"], publishedCertificate: nil, logger: logger)
+        services = ManagementServices(
+            store: store, accounts: accounts, webProfiles: web, brokerProfiles: FakeBrokerProfiles(),
+            system: FakeSystem(),
+            network: SettingsEndpoint(
+                store: store, validate: { $0.validate() }, reconciler: SavedOnly<NetworkSettings>(detail: "test")),
+            centralServer: SettingsEndpoint(
+                store: store, validate: { $0.validate() }, reconciler: SavedOnly<CentralServerSettings>(detail: "test")),
+            device: SettingsEndpoint(
+                store: store, validate: { $0.validate() }, reconciler: SavedOnly<DeviceSettings>(detail: "test")),
+            recorder: NoRecorder(), thirdPartyComponents: [])
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
