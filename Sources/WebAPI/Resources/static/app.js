@@ -100,7 +100,8 @@
 
   on("form[data-password]", "submit", async (form) => {
     const body = formJSON(form);
-    if (body.new !== body.repeat) { show(form, form.dataset.mismatch, false); return; }
+    if (body.new !== body.repeat) { show(form, form.dataset.mismatch, false); markField(form, "repeat"); return; }
+    markField(form, null);
     await api("POST", "/api/v1/account/password", { current: body.current, new: body.new });
     window.location.href = "/";
   });
