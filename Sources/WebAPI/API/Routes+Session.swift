@@ -76,7 +76,7 @@ extension ManagementAPI {
             let presented = request.cookies[AuthenticationMiddleware.sessionCookie]?.value
             let login = try await accounts.logIn(
                 user: body.user, password: body.password, source: context.source, presentedSession: presented,
-                now: Date())
+                language: WebUI.requestedLanguage(request))
             await services.recorder.record(
                 ChangeRecord(
                     actor: login.account.name, source: context.source, action: "POST /api/v1/session", status: 200))

@@ -79,42 +79,68 @@ package actor AccountService {
 
     /// Checks a log-in attempt: throttling first (a refused attempt does not even test the password), then the
     /// password, then the one-session rule.
-    package func logIn(user: String, password: String, source: String, presentedSession: String?, now: Date)
-        throws(APIError) -> LogIn
-    {
-        switch throttle.admit(source: source, user: user, now: now) {
+    ///
+    /// The password is checked off the actor (PBKDF2 takes a noticeable fraction of a second), so sessions keep
+    /// being served meanwhile; a second attempt for the same user while one is being checked is refused, so
+    /// parallel guesses cannot slip past the throttle.
+    package func logIn(
+        user: String, password: String, source: String, presentedSession: String?, language: Language = .english
+    ) async throws(APIError) -> LogIn {
+        let russian = language == .russian
+        switch throttle.admit(source: source, user: user, now: Date()) {
         case .allowed:
             break
         case .delayed(let until):
-            let seconds = max(1, Int(until.timeIntervalSince(now).rounded(.up)))
+            let seconds = max(1, Int(until.timeIntervalSinceNow.rounded(.up)))
             throw APIError(
                 status: .tooManyRequests, code: "login_delayed",
-                message: "too many failed log-ins: try again in \(seconds) s",
+                message: russian
+                    ? "слишком много неудачных попыток входа: повторите через \(seconds) с"
+                    : "too many failed log-ins: try again in \(seconds) s",
                 headers: [.retryAfter: "\(seconds)"])
         case .locked(let until):
             throw APIError(
                 status: HTTPResponse.Status(code: 423, reasonPhrase: "Locked"), code: "account_locked",
-                message: "the account '\(user)' is locked after repeated failed log-ins until \(Self.format(until))")
+                message: russian
+                    ? "учётная запись «\(user)» заблокирована после неудачных попыток входа до \(Self.format(until))"
+                    : "the account '\(user)' is locked after repeated failed log-ins until \(Self.format(until))")
         }
-        guard let account = directory.authenticate(user: user, password: password) else {
-            throttle.recordFailure(source: source, user: user, now: now)
+        guard checking.insert(user.lowercased()).inserted else {
+            throw APIError(
+                status: .tooManyRequests, code: "login_delayed",
+                message: russian
+                    ? "вход этого пользователя уже проверяется: повторите через 1 с"
+                    : "a log-in for this user is being checked: try again in 1 s",
+                headers: [.retryAfter: "1"])
+        }
+        let directory = self.directory
+        let account = await Task.detached { directory.authenticate(user: user, password: password) }.value
+        checking.remove(user.lowercased())
+        guard let account else {
+            // The delay runs from the failure, after the password was checked.
+            throttle.recordFailure(source: source, user: user, now: Date())
             logger.notice("failed log-in", metadata: ["user": "\(user)", "source": "\(source)"])
-            throw APIError(status: .unauthorized, code: "bad_credentials", message: "wrong user name or password")
+            throw APIError(
+                status: .unauthorized, code: "bad_credentials",
+                message: russian ? "неверное имя пользователя или пароль" : "wrong user name or password")
         }
         throttle.recordSuccess(source: source, user: user)
-        switch sessions.logIn(user: account.name, presentedSessionID: presentedSession, now: now) {
+        switch sessions.logIn(user: account.name, presentedSessionID: presentedSession, now: Date()) {
         case .success(let session):
             return LogIn(session: session, account: account)
-        case .failure(let refusal):
-            switch refusal {
-            case .activeElsewhere(let other, let until):
-                throw APIError(
-                    status: .conflict, code: "session_active",
-                    message: "another session of '\(other)' is active; it ends at \(Self.format(until)) "
+        case .failure(.activeElsewhere(let other, let until)):
+            throw APIError(
+                status: .conflict, code: "session_active",
+                message: russian
+                    ? "активна другая сессия пользователя «\(other)»; она завершится в \(Self.format(until)), "
+                        + "если ею не будут пользоваться, или при выходе из неё"
+                    : "another session of '\(other)' is active; it ends at \(Self.format(until)) "
                         + "unless it is used again, or when it logs out")
-            }
         }
     }
+
+    /// Users whose log-in is being checked now.
+    private var checking: Set<String> = []
 
     /// The session a cookie names, kept alive by this request; nil when it expired or never existed.
     package func session(_ id: String, now: Date) -> WebSession? {
@@ -141,15 +167,35 @@ package actor AccountService {
     package var users: [UserAccount] { directory.users }
     package var policy: PasswordPolicy.Level { directory.policy }
 
-    package func changePassword(user: String, current: String, new: String, now: Date) throws(APIError) {
-        var directory = self.directory
-        do {
-            try directory.changePassword(
-                user: user, current: current, new: new, commonPasswords: commonPasswords, now: now)
-        } catch {
-            throw APIError(status: .unprocessableContent, code: "password_rejected", message: "\(error)", field: "new")
+    /// Changes a password; the hashing (the current password, the history, the new hash) runs off the actor.
+    package func changePassword(user: String, current: String, new: String, now: Date) async throws(APIError) {
+        let version = stored.version
+        let before = self.directory
+        let commonPasswords = self.commonPasswords
+        let language = before.user(named: user)?.language ?? .english
+        let result = await Task.detached { () -> Result<AccountDirectory, AccountError> in
+            var directory = before
+            do {
+                try directory.changePassword(
+                    user: user, current: current, new: new, commonPasswords: commonPasswords, now: now)
+                return .success(directory)
+            } catch let error as AccountError {
+                return .failure(error)
+            } catch {
+                return .failure(.hashingFailed("\(error)"))
+            }
+        }.value
+        switch result {
+        case .failure(let error):
+            throw APIError(
+                status: .unprocessableContent, code: "password_rejected", message: error.message(in: language),
+                field: "new")
+        case .success(let directory):
+            guard stored.version == version else {
+                throw APIError.conflict("the accounts changed meanwhile; try again")
+            }
+            try persist(directory)
         }
-        try persist(directory)
     }
 
     package func setLanguage(user: String, _ language: Language) throws(APIError) {

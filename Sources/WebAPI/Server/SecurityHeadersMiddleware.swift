@@ -46,4 +46,5 @@ extension HTTPField.Name {
     static let frameOptions = HTTPField.Name("X-Frame-Options") ?? .contentSecurityPolicy
     static let referrerPolicy = HTTPField.Name("Referrer-Policy") ?? .contentSecurityPolicy
     static let csrfToken = HTTPField.Name("X-CSRF-Token") ?? .authorization
+    static let rampartLanguage = HTTPField.Name("X-Rampart-Language") ?? .acceptLanguage
 }

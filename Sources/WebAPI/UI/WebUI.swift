@@ -288,7 +288,12 @@ struct WebUI: Sendable {
 
     // MARK: Formatting
 
+    /// The language of a request without a session: `?lang=`, the page's own language sent by the script
+    /// (`X-Rampart-Language`), or the browser's first choice.
     static func requestedLanguage(_ request: Request) -> Language {
+        if let header = request.headers[.rampartLanguage], let language = Language(rawValue: header) {
+            return language
+        }
         if let query = request.uri.queryParameters["lang"], let language = Language(rawValue: String(query)) {
             return language
         }

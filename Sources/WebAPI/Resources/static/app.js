@@ -6,7 +6,7 @@
   const csrf = csrfMeta ? csrfMeta.content : null;
 
   async function api(method, url, body, raw) {
-    const headers = {};
+    const headers = { "X-Rampart-Language": document.documentElement.lang };
     if (csrf) headers["X-CSRF-Token"] = csrf;
     let payload;
     if (raw !== undefined) {
