@@ -74,7 +74,10 @@ package enum SelfSignedCertificate {
             )
             let extensions = try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
+                // No KeyUsage: a self-signed certificate whose KeyUsage lacks keyCertSign is not "self-signed" to
+                // BoringSSL (and older OpenSSL), so a client that trusts exactly this certificate (`rampart ctl`
+                // pinning <data dir>/web-certificate.pem, or --cacert) cannot verify it; and keyCertSign without
+                // cA would break RFC 5280 4.2.1.3. KeyUsage is optional for an end-entity certificate.
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectKeyIdentifier(hash: privateKey.publicKey)
                 alternativeNames

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -162,6 +163,9 @@ class Broker:
         data_dir.mkdir(exist_ok=True)
         cmd = [str(RAMPART_BIN), "run", "--data-dir", str(data_dir),
                "--mqtt-port", str(self.port), "--bind", "127.0.0.1",
+               # The management plane on loopback and a port of the system's choice: never 0.0.0.0:8443, which
+               # another gateway on this machine may hold.
+               "--web-port", "0", "--web-bind", "127.0.0.1", "--system-changes", "off",
                "--max-keepalive", str(o["max_keepalive"]),
                "--sys-interval", str(o["sys_interval"]),
                "--max-queued-messages", str(o["max_queued_messages"]),
@@ -545,3 +549,217 @@ def sync_retained(mqtt):
         return before
 
     return fn
+
+
+# ------------------------------------------------------------------ management plane (HTTPS web UI + REST API)
+
+GATEWAY_DEFAULTS = {
+    "session_idle_timeout": 600,
+    "login_delay": 0.05,
+}
+
+STRONG_PASSWORD = "Corr3ct-Horse-Battery"
+
+
+def source_adapter(source: str):
+    """A requests HTTPAdapter whose connections leave from `source` (a 127.0.0.x address), so that a test can act
+    as several clients of the log-in throttle, all on loopback."""
+    from requests.adapters import HTTPAdapter
+
+    class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (source, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    return _Adapter()
+
+
+class Gateway:
+    """`rampart run` with its HTTPS management plane on loopback, a fresh data directory and free ports.
+
+    The web port is chosen by the gateway (--web-port 0) and read from its banner, so no port can be taken by
+    someone else between choosing and binding it."""
+
+    def __init__(self, name: str, workdir: Path, opts: dict[str, Any]):
+        unknown = set(opts) - set(GATEWAY_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown gateway_opts: {unknown}")
+        self.opts = {**GATEWAY_DEFAULTS, **opts}
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.mqtt_port = _free_port()
+        self.web_port: int | None = None
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.log_path = ARTIFACTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[-150:] + ".log")
+        self.proc: subprocess.Popen | None = None
+        self._logf = None
+        self.initial_password: str | None = None
+        self.console_token: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.web_port}"
+
+    @property
+    def cert(self) -> str:
+        """The certificate the gateway publishes for local clients to pin."""
+        return str(self.data_dir / "web-certificate.pem")
+
+    def command(self) -> list[str]:
+        o = self.opts
+        return [str(RAMPART_BIN), "run", "--data-dir", str(self.data_dir),
+                "--mqtt-port", str(self.mqtt_port), "--bind", "127.0.0.1",
+                "--web-port", "0", "--web-bind", "127.0.0.1",
+                "--system-changes", "off",
+                "--session-idle-timeout", str(o["session_idle_timeout"]),
+                "--login-delay", str(o["login_delay"]),
+                "--log-level", "info"]
+
+    def start(self) -> "Gateway":
+        if not RAMPART_BIN.exists():
+            raise RuntimeError(f"rampart binary not found at {RAMPART_BIN}: run `swift build` or set RAMPART_BIN")
+        import requests
+
+        cmd = self.command()
+        self._logf = open(self.log_path, "wb")
+        self._logf.write(("$ " + " ".join(cmd) + "\n").encode())
+        self._logf.flush()
+        self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=self.workdir, start_new_session=True)
+        _live_brokers.add(self)
+        deadline = time.monotonic() + READY_TIMEOUT
+        last_error: Exception | None = None
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with code {self.proc.returncode} before it was ready; "
+                                   f"log tail:\n{self.log_tail()}")
+            if self.web_port is None:
+                m = re.search(r"also https://127\.0\.0\.1:(\d+)/", self.log_path.read_text(errors="replace"))
+                if m:
+                    self.web_port = int(m.group(1))
+            if self.web_port is not None and Path(self.cert).exists():
+                try:
+                    # Readiness only: whether the published certificate verifies is what the tests check.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        r = requests.get(self.url + "/api/v1/openapi.json", verify=False, timeout=2)
+                    if r.status_code == 200:
+                        break
+                except requests.RequestException as e:
+                    last_error = e
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gateway's HTTPS did not answer within {READY_TIMEOUT}s ({last_error}); "
+                                   f"log tail:\n{self.log_tail()}")
+            time.sleep(0.05)
+        self.initial_password = (self.data_dir / "initial-admin-password").read_text().strip()
+        self.console_token = (self.data_dir / "console-token").read_text().strip()
+        return self
+
+    def session(self, source: str | None = None):
+        """A new `requests` session (a new browser): verifies the gateway's published certificate, and leaves
+        from `source` when given."""
+        import requests
+
+        s = requests.Session()
+        s.verify = self.cert
+        # Not the environment's proxies or CA bundle: with trust_env, REQUESTS_CA_BUNDLE would replace
+        # `s.verify` (requests issue #3829), and a proxy has no business on loopback.
+        s.trust_env = False
+        if source is not None:
+            s.mount("https://", source_adapter(source))
+        return s
+
+    def api(self, session, method: str, path: str, **kw):
+        """`session.request` on `/api/v1<path>` with a bounded timeout."""
+        kw.setdefault("timeout", 30)
+        return session.request(method, self.url + "/api/v1" + path, **kw)
+
+    def token_session(self, token: str | None = None):
+        s = self.session()
+        s.headers["Authorization"] = f"Bearer {token or self.console_token}"
+        return s
+
+    def log_in(self, session, password: str | None = None, user: str = "admin", timeout: float = 10.0):
+        """POST /session; a 429 (a delay after an earlier failure: the attempt is not checked) is retried until
+        the delay is over. Returns the last response."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.api(session, "POST", "/session",
+                         json={"user": user, "password": password or self.initial_password})
+            if r.status_code != 429 or time.monotonic() > deadline:
+                return r
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        _live_brokers.discard(self)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._logf:
+            self._logf.close()
+            self._logf = None
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as e:
+            return f"(no log: {e})"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.fixture
+def gateway(request, tmp_path) -> Gateway:
+    """A fresh gateway with its management plane; options from @pytest.mark.gateway_opts(...)
+    (session_idle_timeout, login_delay)."""
+    if IS_MOSQUITTO:
+        pytest.skip("the management plane is a gateway feature; Mosquitto has none")
+    opts: dict[str, Any] = {}
+    for m in reversed(list(request.node.iter_markers("gateway_opts"))):
+        opts.update(m.kwargs)
+    g = Gateway(f"gateway-{request.node.nodeid}", tmp_path, opts)
+    request.node._e2e_brokers = [g]
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()
+
+
+@dataclass
+class LoggedIn:
+    """A browser session of `admin` after the forced password change."""
+    gateway: Gateway
+    session: Any
+    csrf: str
+    password: str
+
+    def call(self, method: str, path: str, *, csrf: bool = True, **kw):
+        headers = dict(kw.pop("headers", {}) or {})
+        if csrf and method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            headers.setdefault("X-CSRF-Token", self.csrf)
+        return self.gateway.api(self.session, method, path, headers=headers, **kw)
+
+
+@pytest.fixture
+def logged_in(gateway) -> LoggedIn:
+    """Logs `admin` in with the initial password and changes it to a strong one."""
+    s = gateway.session()
+    r = gateway.log_in(s)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["mustChangePassword"] is True
+    csrf = body["csrfToken"]
+    r = gateway.api(s, "POST", "/account/password", headers={"X-CSRF-Token": csrf},
+                    json={"current": gateway.initial_password, "new": STRONG_PASSWORD})
+    assert r.status_code == 200, r.text
+    yield LoggedIn(gateway, s, csrf, STRONG_PASSWORD)
+    s.close()
