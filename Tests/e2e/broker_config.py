@@ -50,7 +50,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 import mqtt_raw
-from conftest import (ARTIFACTS, BROKER_KIND, IS_MOSQUITTO, RAMPART_BIN, PahoClient,
+from conftest import (ARTIFACTS, BROKER_KIND, IS_MOSQUITTO, RAMPART_BIN, ManagedProcess, PahoClient,
                       _free_port, _live_brokers, _mosquitto_bin)
 
 READY_TIMEOUT = 20.0
@@ -91,7 +91,7 @@ def _hand_to_mosquitto_user(path: Path) -> None:
             os.chown(n, pw.pw_uid, pw.pw_gid)
 
 
-class ConfBroker:
+class ConfBroker(ManagedProcess):
     """One broker process started from a mosquitto.conf text."""
 
     def __init__(self, name: str):
@@ -193,23 +193,6 @@ class ConfBroker:
         self.stop()
         conf_text, kw = self._start_args
         return self.start(conf_text, **kw)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def stop(self) -> None:
-        _live_brokers.discard(self)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if self._logf:
-            self._logf.close()
-            self._logf = None
 
     def cleanup(self) -> None:
         self.stop()

@@ -120,7 +120,40 @@ def _kill_leftover_brokers():
         b.kill()
 
 
-class Broker:
+class ManagedProcess:
+    """A child process (broker or gateway) with its log file. Subclasses set `proc`, `_logf` and `log_path`;
+    stop() ends it with SIGTERM (SIGKILL after STOP_TIMEOUT) and forgets it."""
+
+    proc: "subprocess.Popen | None" = None
+    _logf = None
+    log_path: Path
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self) -> None:
+        _live_brokers.discard(self)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._logf:
+            self._logf.close()
+            self._logf = None
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as e:
+            return f"(no log: {e})"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class Broker(ManagedProcess):
     def __init__(self, name: str, workdir: Path, opts: dict[str, Any]):
         self.opts = {**DEFAULT_OPTS, **opts}
         unknown = set(self.opts) - set(DEFAULT_OPTS)
@@ -209,30 +242,6 @@ class Broker:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def stop(self) -> None:
-        _live_brokers.discard(self)
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.sigterm()
-            if self.wait_exit(STOP_TIMEOUT) is None:
-                self.kill()
-        if self._logf:
-            self._logf.close()
-            self._logf = None
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as e:
-            return f"(no log: {e})"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @pytest.fixture
@@ -574,7 +583,7 @@ def source_adapter(source: str):
     return _Adapter()
 
 
-class Gateway:
+class Gateway(ManagedProcess):
     """`rampart run` with its HTTPS management plane on loopback, a fresh data directory and free ports.
 
     The web port is chosen by the gateway (--web-port 0) and read from its banner, so no port can be taken by
@@ -690,30 +699,6 @@ class Gateway:
             if r.status_code != 429 or time.monotonic() > deadline:
                 return r
             time.sleep(0.02)
-
-    def stop(self) -> None:
-        _live_brokers.discard(self)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if self._logf:
-            self._logf.close()
-            self._logf = None
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as e:
-            return f"(no log: {e})"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @pytest.fixture

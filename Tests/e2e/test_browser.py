@@ -30,7 +30,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import ARTIFACTS, RAMPART_BIN, _free_port, wait_until
+from conftest import ARTIFACTS, RAMPART_BIN, ManagedProcess, _free_port, wait_until
 
 pytestmark = pytest.mark.rampart_only(reason="the web UI is a gateway feature; Mosquitto has none")
 
@@ -45,7 +45,7 @@ TABLET = (800, 1100)
 
 # ------------------------------------------------------------------ gateway
 
-class Gateway:
+class Gateway(ManagedProcess):
     """`rampart run` with its web UI on a loopback port, in a temporary data directory removed at stop()."""
 
     def __init__(self, name: str, *extra: str):
@@ -59,7 +59,7 @@ class Gateway:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / ("ui-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".log")
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._logf = None
 
     def start(self) -> "Gateway":
         if not RAMPART_BIN.exists():
@@ -68,10 +68,10 @@ class Gateway:
                "--mqtt-port", str(self.mqtt_port), "--bind", "127.0.0.1",
                "--web-port", str(self.web_port), "--web-bind", "127.0.0.1",
                "--system-changes", "off", "--login-delay", "0.05", "--log-level", "info", *self.extra]
-        self._log = open(self.log_path, "wb")
-        self._log.write(("$ " + " ".join(cmd) + "\n").encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        self._logf = open(self.log_path, "wb")
+        self._logf.write(("$ " + " ".join(cmd) + "\n").encode())
+        self._logf.flush()
+        self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=self.workdir, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
         while not (self._accepts(self.web_port) and self.password_file.exists()):
@@ -100,23 +100,8 @@ class Gateway:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self._log:
-            self._log.close()
-            self._log = None
+        super().stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError as e:
-            return f"(no log: {e})"
 
     # The REST API, for set-up only (what the tests check is done in the browser).
     def api(self, method: str, path: str, body=None, cookie: str | None = None, csrf: str | None = None):
