@@ -247,16 +247,26 @@ class Broker(ManagedProcess):
 @pytest.fixture
 def broker(request, tmp_path) -> Broker:
     """A fresh broker for this test; options from @pytest.mark.broker_opts(...)."""
+    yield from _run_process(request, Broker(f"{BROKER_KIND}-{request.node.nodeid}", tmp_path,
+                                            _marker_opts(request, "broker_opts")))
+
+
+def _marker_opts(request, marker: str) -> dict[str, Any]:
+    """The keyword arguments of every `marker` on the test, the nearest winning."""
     opts: dict[str, Any] = {}
-    for m in reversed(list(request.node.iter_markers("broker_opts"))):
+    for m in reversed(list(request.node.iter_markers(marker))):
         opts.update(m.kwargs)
-    b = Broker(f"{BROKER_KIND}-{request.node.nodeid}", tmp_path, opts)
-    request.node._e2e_brokers = [b]
+    return opts
+
+
+def _run_process(request, process: "ManagedProcess"):
+    """Starts `process` for the test (its log is shown when the test fails) and stops it afterwards."""
+    request.node._e2e_brokers = [process]
     try:
-        b.start()
-        yield b
+        process.start()
+        yield process
     finally:
-        b.stop()
+        process.stop()
 
 
 # ------------------------------------------------------------------ helpers
@@ -707,16 +717,8 @@ def gateway(request, tmp_path) -> Gateway:
     (session_idle_timeout, login_delay)."""
     if IS_MOSQUITTO:
         pytest.skip("the management plane is a gateway feature; Mosquitto has none")
-    opts: dict[str, Any] = {}
-    for m in reversed(list(request.node.iter_markers("gateway_opts"))):
-        opts.update(m.kwargs)
-    g = Gateway(f"gateway-{request.node.nodeid}", tmp_path, opts)
-    request.node._e2e_brokers = [g]
-    try:
-        g.start()
-        yield g
-    finally:
-        g.stop()
+    yield from _run_process(request, Gateway(f"gateway-{request.node.nodeid}", tmp_path,
+                                             _marker_opts(request, "gateway_opts")))
 
 
 @dataclass
