@@ -41,7 +41,7 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "BrokerConfig", dependencies: ["MQTTCodec"], swiftSettings: swiftSettings),
+        .target(name: "BrokerConfig", dependencies: ["MQTTCodec", "RampartModel"], swiftSettings: swiftSettings),
         .target(
             name: "BrokerSecurity",
             dependencies: [

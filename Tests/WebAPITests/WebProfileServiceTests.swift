@@ -33,6 +33,19 @@ struct WebProfileServiceTests {
         #expect(info.files.contains { $0.name == "server.pem" && $0.certificate?.subject == "CN=sealed-test" })
     }
 
+    @Test("the certificate of the active profile cannot be deleted")
+    func activeCertificateKept() async throws {
+        let plane = try TestPlane()
+        defer { plane.remove() }
+        let web = plane.services.webProfiles
+        try await web.create("copy", template: WebProfileService.predefined)
+        _ = try await web.activate("copy")
+        #expect(await code { try await web.remove("server.pem", from: "copy") } == "conflict")
+        #expect(try await web.profile("copy").files.contains { $0.name == "server.pem" })
+        _ = try await web.activate(WebProfileService.predefined)
+        #expect(await code { try await web.remove("server.pem", from: "copy") } == nil)
+    }
+
     @Test("a read-only profile refuses changes; a bad PEM is refused with the reason")
     func refusals() async throws {
         let plane = try TestPlane()

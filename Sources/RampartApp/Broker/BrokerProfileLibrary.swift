@@ -1,5 +1,6 @@
 import BrokerConfig
 import Foundation
+import RampartModel
 
 /// The broker profiles on disk (SPEC BRK-4): `ROOT/profiles/NAME/` holds a profile's `mosquitto.conf`, included
 /// files, certificates and keys; `ROOT/active` names the active profile. Relative paths inside a profile's
@@ -57,7 +58,7 @@ package struct BrokerProfileLibrary: Sendable {
         let manager = FileManager.default
         let names = ((try? manager.contentsOfDirectory(atPath: profilesDirectory)) ?? []).sorted()
         let active = self.active()
-        return try names.filter { (try? ProfileRules.checkName($0, of: "profile")) != nil }.map { name in
+        return try names.filter { (try? ProfileNaming.checkName($0, of: "profile")) != nil }.map { name in
             let attributes = try manager.attributesOfItem(atPath: directory(of: name))
             return Summary(
                 name: name,
@@ -108,7 +109,7 @@ package struct BrokerProfileLibrary: Sendable {
         try writable(profile)
         try check(file, of: "file")
         do {
-            try ProfileRules.checkSize(contents.count, file: file)
+            try ProfileNaming.checkSize(contents.count, file: file)
         } catch {
             throw Failure(description: error.description)
         }
@@ -153,7 +154,7 @@ package struct BrokerProfileLibrary: Sendable {
     package func active() -> String? {
         guard let data = FileManager.default.contents(atPath: activeFile),
             let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-            (try? ProfileRules.checkName(name, of: "profile")) != nil,
+            (try? ProfileNaming.checkName(name, of: "profile")) != nil,
             FileManager.default.fileExists(atPath: directory(of: name))
         else { return nil }
         return name
@@ -178,7 +179,7 @@ package struct BrokerProfileLibrary: Sendable {
 
     private func check(_ name: String, of kind: String) throws {
         do {
-            try ProfileRules.checkName(name, of: kind)
+            try ProfileNaming.checkName(name, of: kind)
         } catch {
             throw Failure(description: error.description)
         }

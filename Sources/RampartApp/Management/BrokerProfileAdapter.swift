@@ -98,33 +98,24 @@ actor BrokerProfileAdapter: BrokerProfileService {
         } else if lastSample == nil {
             lastSample = (now, received)
         }
-        let clients = statistics.clientsConnected.load(ordering: .relaxed)
-        guard let active = library.active() else {
-            return BrokerState(
-                status: "off", activeProfile: nil, problems: [], clientsConnected: clients, messagesPerSecond: rate)
-        }
+        let active = library.active()
+        let (status, problems) = await status(of: active)
+        return BrokerState(
+            status: status, activeProfile: active, problems: problems,
+            clientsConnected: statistics.clientsConnected.load(ordering: .relaxed), messagesPerSecond: rate)
+    }
+
+    /// The dashboard's state of the active profile and the problems behind it.
+    private func status(of active: String?) async -> (String, [String]) {
+        guard let active else { return ("off", []) }
         // The running broker keeps its last good configuration; a profile edited into an invalid state is reported
         // as misconfigured at once, so the operator sees it before a restart or reload would fail.
         let errors = ((try? await validate(active)) ?? []).filter { $0.severity == "error" }
-        if !errors.isEmpty {
-            return BrokerState(
-                status: "misconfigured", activeProfile: active,
-                problems: errors.map { "\($0.file):\($0.line): \($0.message)" }, clientsConnected: clients,
-                messagesPerSecond: rate)
-        }
+        if !errors.isEmpty { return ("misconfigured", errors.map { "\($0.file):\($0.line): \($0.message)" }) }
         switch await runtime.status {
-        case .configured:
-            return BrokerState(
-                status: "configured", activeProfile: active, problems: [], clientsConnected: clients,
-                messagesPerSecond: rate)
-        case .misconfigured(let problems):
-            return BrokerState(
-                status: "misconfigured", activeProfile: active, problems: problems, clientsConnected: clients,
-                messagesPerSecond: rate)
-        case .cannotReachNetwork(let problems):
-            return BrokerState(
-                status: "cannot_bind", activeProfile: active, problems: problems, clientsConnected: clients,
-                messagesPerSecond: rate)
+        case .configured: return ("configured", [])
+        case .misconfigured(let problems): return ("misconfigured", problems)
+        case .cannotReachNetwork(let problems): return ("cannot_bind", problems)
         }
     }
 

@@ -10,15 +10,18 @@ struct HostSystem: SystemService {
     let systemChanges: Bool
     let started: ContinuousClock.Instant
     let ip = IPRoute2()
+    /// Read once: neither changes while the gateway runs.
+    let hostName = ProcessInfo.processInfo.hostName
+    let machineID =
+        (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines)
 
     func identity() async -> SystemIdentity {
-        let machineID = (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
         let uptime =
             (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?
             .split(separator: " ").first.flatMap { Double($0) } ?? 0
         return SystemIdentity(
-            hostName: ProcessInfo.processInfo.hostName, serial: machineID ?? "unknown", version: ProductInfo.version,
+            hostName: hostName, serial: machineID ?? "unknown", version: ProductInfo.version,
             buildCommit: buildCommit, uptimeSeconds: Int(uptime),
             gatewayUptimeSeconds: Int((ContinuousClock.now - started).components.seconds))
     }

@@ -38,7 +38,8 @@ package struct APIError: Error, Sendable, CustomStringConvertible {
 
     package func response() -> Response {
         let body = Body(code: code, message: message, field: field, details: details.isEmpty ? nil : details)
-        let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"code":"internal","message":"internal error"}"#.utf8)
+        let data =
+            (try? APIJSON.encoder().encode(body)) ?? Data(#"{"code":"internal","message":"internal error"}"#.utf8)
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -1,7 +1,23 @@
 import Foundation
 import Hummingbird
 
-/// A JSON response body (sorted keys, ISO 8601 dates).
+/// The API's JSON: sorted keys (stable output for scripts and diffs) and ISO 8601 dates, both ways.
+enum APIJSON {
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+/// A JSON response body.
 struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     var value: Value
     var status: HTTPResponse.Status = .ok
@@ -14,13 +30,11 @@ struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(
-            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+            status: status, headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: try APIJSON.encoder().encode(value))))
     }
 }
 
@@ -64,10 +78,8 @@ extension Request {
     func decodeJSON<Value: Decodable>(_ type: Value.Type, context: ManagementContext) async throws -> Value {
         var request = self
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(Value.self, from: Data(buffer: buffer))
+            return try APIJSON.decoder().decode(Value.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
             throw APIError.badRequest(error.operatorMessage, field: error.fieldPath)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RampartModel
 
 struct ProfileRequest: Decodable {
     var name: String
@@ -21,9 +22,6 @@ struct SaveResult: Encodable, Sendable {
     var saved: Bool
     var diagnostics: [LineDiagnostic]
 }
-
-/// The largest profile file (SPEC BRK-4, WEB-1).
-let maximumProfileFileSize = 131_072
 
 extension ManagementAPI {
     func registerBrokerProfiles(_ routes: CatalogedRoutes) {
@@ -71,7 +69,7 @@ extension ManagementAPI {
         routes.on(.put, "/broker/profiles/:name/files/:file") { request, context in
             let name = try request.parameter("name", context: context)
             let file = try request.parameter("file", context: context)
-            let data = try await request.bodyBytes(context: context, limit: maximumProfileFileSize)
+            let data = try await request.bodyBytes(context: context, limit: ProfileNaming.maximumFileSize)
             return JSONResponse(SaveResult(saved: true, diagnostics: try await broker.write(data, as: file, in: name)))
         }
         routes.on(.delete, "/broker/profiles/:name/files/:file") { request, context in
@@ -104,7 +102,7 @@ extension ManagementAPI {
         routes.on(.put, "/web/profiles/:name/files/:file") { request, context in
             let name = try request.parameter("name", context: context)
             let file = try request.parameter("file", context: context)
-            let data = try await request.bodyBytes(context: context, limit: maximumProfileFileSize)
+            let data = try await request.bodyBytes(context: context, limit: ProfileNaming.maximumFileSize)
             return JSONResponse(SaveResult(saved: true, diagnostics: try await web.put(data, as: file, in: name)))
         }
         routes.on(.delete, "/web/profiles/:name/files/:file") { request, context in

@@ -99,16 +99,23 @@ extension ManagementAPI {
 
     static func status(_ services: ManagementServices) async -> StatusInfo {
         let broker = await services.brokerProfiles.state()
-        let device = (try? services.device.read().document) ?? .defaults
+        // Reading a document is the store's health check: it fails when the database cannot be read.
+        let stored = Result { () throws(APIError) in try services.device.read().document }
         let brokerComponent = ComponentState(
             name: "mqtt-broker", state: broker.status == "configured" || broker.status == "off" ? "ok" : "failed",
             detail: ([broker.status] + broker.problems).joined(separator: ": "))
+        let storeComponent: ComponentState
+        switch stored {
+        case .success: storeComponent = ComponentState(name: "store", state: "ok", detail: "SQLite (WAL)")
+        case .failure(let error): storeComponent = ComponentState(name: "store", state: "failed", detail: error.message)
+        }
         return StatusInfo(
-            device: device, system: await services.system.identity(), broker: broker,
+            device: (try? stored.get()) ?? .defaults, system: await services.system.identity(), broker: broker,
             components: [
                 brokerComponent,
+                // This answer is the web server's own: it is serving.
                 ComponentState(name: "web-server", state: "ok", detail: "HTTPS"),
-                ComponentState(name: "store", state: "ok", detail: "SQLite (WAL)"),
+                storeComponent,
             ])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PKI
+import RampartModel
 import Store
 
 /// The web-server profiles as stored: configuration text and certificate chains in the document, private keys as
@@ -205,10 +206,8 @@ package actor WebProfileService {
     package func put(_ contents: Data, as file: String, in name: String) throws(APIError) -> [LineDiagnostic] {
         var profile = try writable(name)
         let now = Date()
-        guard contents.count <= 131_072 else {
-            throw APIError(
-                status: .contentTooLarge, code: "too_large",
-                message: "\(file) is \(contents.count) bytes; a profile file may have at most 131,072 bytes")
+        do { try ProfileNaming.checkSize(contents.count, file: file) } catch {
+            throw APIError(status: .contentTooLarge, code: "too_large", message: error.description)
         }
         if file == WebServerProfileConfiguration.fileName {
             guard let text = String(data: contents, encoding: .utf8) else {
@@ -240,12 +239,13 @@ package actor WebProfileService {
         guard file != WebServerProfileConfiguration.fileName else {
             throw APIError.badRequest("the configuration file cannot be deleted; edit it instead")
         }
-        guard profile.files.removeValue(forKey: file) != nil else { throw APIError.notFound("file '\(file)'") }
+        // Asked before the file goes: without it the configuration no longer parses.
         if stored.document.active == name, case .success(let configuration) = Self.parse(profile),
             configuration.certificateFile == file
         {
             throw APIError.conflict("'\(file)' is the certificate of the active profile; activate another first")
         }
+        guard profile.files.removeValue(forKey: file) != nil else { throw APIError.notFound("file '\(file)'") }
         profile.modified = Date()
         var document = stored.document
         document.profiles[name] = profile
@@ -342,15 +342,9 @@ package actor WebProfileService {
         return try CertificateSwitch.Credentials(chainPEM: file.chainPEM, keyPEM: String(decoding: key, as: UTF8.self))
     }
 
-    /// Profile and file names: letters, digits, `.`, `-`, `_`; no leading dot; at most 64 characters.
     static func checkName(_ name: String, field: String) throws(APIError) {
-        let allowed = name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x5F || byte == 0x2E
-        }
-        guard !name.isEmpty, name.utf8.count <= 64, allowed, !name.hasPrefix(".") else {
-            throw APIError.badRequest(
-                "'\(name)' is not a valid name: 1–64 of a-z A-Z 0-9 . - _, not starting with a dot", field: field)
+        do { try ProfileNaming.checkName(name, of: field) } catch {
+            throw APIError.badRequest(error.description, field: field)
         }
     }
 }

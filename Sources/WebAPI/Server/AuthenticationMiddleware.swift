@@ -42,9 +42,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let changesState = ![.get, .head, .options].contains(request.method)
         if case .session(let session) = principal {
             if changesState {
-                guard let presented = request.headers[Self.csrfHeader],
-                    constantTimeEqual(presented, session.csrfToken)
-                else { throw APIError.csrf }
+                guard let presented = request.headers[Self.csrfHeader], session.csrfMatches(presented) else {
+                    throw APIError.csrf
+                }
             }
             if await accounts.account(session.user)?.mustChangePassword ?? false {
                 let route = "\(request.method) \(context.endpointPath ?? request.uri.path)"
@@ -66,14 +66,4 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw error
         }
     }
-}
-
-/// Compares two secrets without stopping at the first difference.
-func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var difference: UInt8 = 0
-    for index in x.indices { difference |= x[index] ^ y[index] }
-    return difference == 0
 }

@@ -34,18 +34,8 @@ package struct ManagementContext: RequestContext {
     /// encoding of a file.
     package var maxUploadSize: Int { 512 * 1024 }
 
-    package var requestDecoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }
-
-    package var responseEncoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
+    package var requestDecoder: JSONDecoder { APIJSON.decoder() }
+    package var responseEncoder: JSONEncoder { APIJSON.encoder() }
 
     /// The authenticated principal, or 401.
     func requirePrincipal() throws(APIError) -> Principal {
