@@ -34,6 +34,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "RampartModel", swiftSettings: swiftSettings),
+        .target(
+            name: "Events",
+            dependencies: ["RampartModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // malloc_trim(3), which Glibc's Swift module does not export.
         .target(name: "CMallocTrim"),
         .target(
@@ -64,6 +69,7 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
+                "Events",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -96,7 +102,7 @@ let package = Package(
         .target(
             name: "WebAPI",
             dependencies: [
-                "Accounts", "PKI", "RampartModel", "Store",
+                "Accounts", "PKI", "RampartModel", "Store", "Events",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -137,10 +143,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Forwarders",
+            dependencies: [
+                "Events",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "RampartApp",
             dependencies: [
                 "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity", "MQTTClient", "WebAPI", "NetConfig",
-                "Store", "Accounts", "RampartModel",
+                "Store", "Accounts", "RampartModel", "Events", "Forwarders",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -160,7 +180,21 @@ let package = Package(
         // Writes the third-party notices for the ThirdPartyNotices plugin; Foundation only, it runs at build time.
         .executableTarget(name: "ThirdPartyNoticesGenerator", swiftSettings: swiftSettings),
         .plugin(name: "ThirdPartyNotices", capability: .buildTool(), dependencies: ["ThirdPartyNoticesGenerator"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Events"], swiftSettings: swiftSettings),
+        .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ForwardersTests",
+            dependencies: [
+                "Forwarders", "Events",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "RampartModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PKITests",
