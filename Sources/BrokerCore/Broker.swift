@@ -41,6 +41,8 @@ package final class Broker: Sendable {
     package let inspectionSetting = SharedSetting<MessageInspection?>(nil)
     /// Refusals by the inspection rules; kept across reloads.
     package let inspectionStatistics = InspectionStatistics()
+    /// Told about refused log-ins (the gateway's security events); nil when nobody listens.
+    package let authenticationObserver = SharedSetting<(any AuthenticationObserver)?>(nil)
 
     package init(
         configuration: BrokerConfiguration = BrokerConfiguration(),

@@ -33,6 +33,8 @@ package final class MQTTServer: Service, Sendable {
         package var verbosePacketLog = false
         /// The durable store, when persistence is on: acknowledgements of QoS 1/2 messages wait for it.
         package var durability: (any DurabilityBarrier)?
+        /// Told the state of each listener once the configured listeners were first bound (or failed to).
+        package var onListening: (@Sendable ([ListenerState]) async -> Void)?
 
         package init(listeners: [ListenerConfiguration]) {
             self.listeners = listeners
@@ -97,6 +99,7 @@ package final class MQTTServer: Service, Sendable {
 
     package func run() async throws {
         let states = try await reconfigure(configuration.listeners)
+        await configuration.onListening?(states)
         if configuration.failWhenAListenerCannotBind,
             let failure = states.first(where: { if case .failed = $0 { true } else { false } })
         {

@@ -76,7 +76,8 @@ package enum AuditChain {
             guard entry.previousHash == previous else {
                 return Verification(
                     checked: checked, firstBroken: entry.sequence,
-                    reason: "entry \(entry.sequence) does not follow the one before it (an entry was removed or inserted)"
+                    reason:
+                        "entry \(entry.sequence) does not follow the one before it (an entry was removed or inserted)"
                 )
             }
             guard hash(of: entry.event, previousHash: entry.previousHash) == entry.hash else {

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import GRDB
 
@@ -10,6 +11,8 @@ package final class GatewayStore: Sendable {
     package let databasePath: String
     private let database: DatabasePool
     private let masterKey: MasterKey
+    /// The audit log of system security, kept in the same database.
+    package let auditLog: AuditLog
 
     /// Opens (or creates) the store.
     /// - Parameters:
@@ -26,6 +29,7 @@ package final class GatewayStore: Sendable {
         let hasSecrets = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM secret") ?? 0 } > 0
         self.masterKey = try MasterKey.load(at: masterKeyPath, create: !hasSecrets)
         self.database = database
+        self.auditLog = AuditLog(database: database)
         self.databasePath = databasePath
     }
 
@@ -132,6 +136,39 @@ package final class GatewayStore: Sendable {
                 table.column("sealed", .blob).notNull()
                 table.column("updatedAt", .datetime).notNull()
             }
+        }
+        migrator.registerMigration("v2: audit log") { db in
+            // The sequence is given by the audit log (audit_state.written + 1), never by SQLite, so that it is never
+            // reused after the oldest entries are removed.
+            try db.create(table: "audit") { table in
+                table.primaryKey("sequence", .integer)
+                table.column("time", .integer).notNull()  // milliseconds since 1970
+                table.column("severity", .text).notNull()
+                table.column("entity", .text).notNull()
+                table.column("type", .text).notNull()
+                table.column("title", .text).notNull()
+                table.column("fields", .text).notNull()  // JSON array of {"name", "value"}, in order
+                table.column("previous_hash", .text).notNull()
+                table.column("hash", .text).notNull()
+            }
+            try db.create(index: "audit_time", on: "audit", columns: ["time"])
+            try db.create(index: "audit_severity", on: "audit", columns: ["severity"])
+            try db.create(table: "audit_state") { table in
+                table.primaryKey("id", .integer).check { $0 == 1 }
+                table.column("anchor", .text).notNull()  // the hash the oldest kept entry names
+                table.column("capacity", .integer).notNull()
+                table.column("policy", .text).notNull()
+                table.column("written", .integer).notNull()  // entries ever written: the last sequence given
+                table.column("overwritten", .integer).notNull()
+                table.column("refused", .integer).notNull()
+            }
+            let initial = AuditLog.Settings()
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_state (id, anchor, capacity, policy, written, overwritten, refused)
+                    VALUES (1, ?, ?, ?, 0, 0, 0)
+                    """,
+                arguments: [AuditChain.genesis, initial.capacity, initial.policy.rawValue])
         }
         return migrator
     }

@@ -60,8 +60,9 @@ import Testing
         var b = a
         b.entity = "a"
         b.type = "bc"
-        #expect(AuditChain.hash(of: a, previousHash: AuditChain.genesis)
-            != AuditChain.hash(of: b, previousHash: AuditChain.genesis))
+        #expect(
+            AuditChain.hash(of: a, previousHash: AuditChain.genesis)
+                != AuditChain.hash(of: b, previousHash: AuditChain.genesis))
     }
 
     @Test func timesAreKeptToTheMillisecond() {

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Logging
 import RampartModel
@@ -37,14 +38,31 @@ struct FakeSystem: SystemService {
     func setClock(_ date: Date) async -> ApplyOutcome { .notApplied("test") }
 }
 
-struct NoRecorder: ChangeRecorder {
-    func record(_ change: ChangeRecord) async {}
+/// A forwarder that records what it was given and answers its test from `delivered`.
+actor FakeForwarder<Settings: ConfigurationDocument>: ForwarderControl {
+    private(set) var applied: [(Settings, String?)] = []
+    let delivered: Bool
+
+    init(delivered: Bool = true) { self.delivered = delivered }
+
+    nonisolated func validate(_ settings: Settings, secret: String?) -> [FieldError] { [] }
+    func apply(_ settings: Settings, secret: String?) async -> ApplyOutcome {
+        applied.append((settings, secret))
+        return .applied("test")
+    }
+    func test(_ settings: Settings, secret: String?) async -> TestOutcome {
+        TestOutcome(delivered: delivered, detail: delivered ? "sent" : "refused")
+    }
+    func status() async -> ForwarderStatus { ForwarderStatus(enabled: !applied.isEmpty) }
 }
 
 /// A store in a temporary folder with every service of the management plane over it.
 struct TestPlane {
     let folder: String
     let services: ManagementServices
+    let syslog = FakeForwarder<SyslogSettings>()
+    let push = FakeForwarder<PushSettings>()
+    let bus: EventBus
 
     init() throws {
         folder = NSTemporaryDirectory() + "rampart-webapi-\(UUID().uuidString)"
@@ -54,6 +72,10 @@ struct TestPlane {
         let accounts = try AccountService(
             store: store, initialPasswordFile: folder + "/initial-admin-password",
             commonPasswords: .init(text: WebResources.commonPasswordList), configuration: .init(), logger: logger)
+        let bus = EventBus()
+        let ring = NetworkEventRing(capacity: 100)
+        let supervisor = ComponentSupervisor()
+        let trail = AuditTrail(log: store.auditLog, bus: bus, supervisor: supervisor, logger: logger)
         let web = try WebProfileService.open(
             store: store, hostName: "localhost", addresses: ["127.0.0.1"], publishedCertificate: nil, logger: logger)
         services = ManagementServices(
@@ -65,7 +87,15 @@ struct TestPlane {
                 store: store, validate: { $0.validate() }, reconciler: SavedOnly<CentralServerSettings>(detail: "test")),
             device: SettingsEndpoint(
                 store: store, validate: { $0.validate() }, reconciler: SavedOnly<DeviceSettings>(detail: "test")),
-            recorder: NoRecorder(), thirdPartyComponents: [])
+            recorder: trail,
+            events: EventServices(
+                ring: ring, trail: trail, supervisor: supervisor,
+                syslog: ForwardingEndpoint(
+                    store: store, secretName: "syslog/client-key", validate: { $0.validate() }, control: syslog),
+                push: ForwardingEndpoint(
+                    store: store, secretName: "push/credentials", validate: { $0.validate() }, control: push)),
+            thirdPartyComponents: [])
+        self.bus = bus
     }
 
     func remove() {

@@ -21,7 +21,12 @@ extension ClientConnection {
         let username: String?
         switch authenticate(connect, now: now) {
         case .success(let authenticated): username = authenticated
-        case .failure(let refusal): return refusal.disposition
+        case .failure(let refusal):
+            broker.authenticationObserver.value?.authenticationFailed(
+                AuthenticationFailure(
+                    clientID: connect.clientIdentifier, username: connect.username,
+                    address: remoteAddress ?? "unknown", listener: listener.name, reason: refusal.reason))
+            return refusal.disposition
         }
 
         var clientID = connect.clientIdentifier
@@ -126,6 +131,11 @@ extension ClientConnection {
 
     private struct Refusal: Error {
         var disposition: Disposition
+        var reason: String
+    }
+
+    private func refusal(_ code: ReasonCode, _ reason: String) -> Refusal {
+        Refusal(disposition: refuse(code, reason), reason: reason)
     }
 
     /// Checks the credentials against the listener's policy (MQTT 5 §3.1.4-2 leaves the means to the server).
@@ -134,7 +144,7 @@ extension ClientConnection {
     private func authenticate(_ connect: ConnectPacket, now: NIODeadline) -> Result<String?, Refusal> {
         if listener.useCertificateIdentityAsUsername {
             guard let identity = certificateIdentity else {
-                return .failure(Refusal(disposition: refuse(.notAuthorized, "a client certificate is required")))
+                return .failure(refusal(.notAuthorized, "a client certificate is required"))
             }
             return .success(identity)
         }
@@ -146,11 +156,11 @@ extension ClientConnection {
         let throttle = listener.loginThrottle
         let address = remoteAddress ?? "unknown"
         if let throttle, !throttle.mayAttempt(from: address, now: now) {
-            return .failure(Refusal(disposition: refuse(.notAuthorized, "too many failed log-ins; try again later")))
+            return .failure(refusal(.notAuthorized, "too many failed log-ins; try again later"))
         }
         guard let username = connect.username else {
             throttle?.recordFailure(from: address, now: now)
-            return .failure(Refusal(disposition: refuse(.notAuthorized, "anonymous clients are not allowed")))
+            return .failure(refusal(.notAuthorized, "anonymous clients are not allowed"))
         }
         // Without a password file and without anonymous access nobody can log in, rather than everybody.
         guard let authenticator = policy.authenticator,
@@ -159,7 +169,7 @@ extension ClientConnection {
             throttle?.recordFailure(from: address, now: now)
             // 3.1.1 keeps return code 4 for malformed credentials; like Mosquitto, wrong ones get 5 (not authorized).
             let reason: ReasonCode = protocolVersion == .v5 ? .badUserNameOrPassword : .notAuthorized
-            return .failure(Refusal(disposition: refuse(reason, "bad user name or password")))
+            return .failure(refusal(reason, "bad user name or password"))
         }
         throttle?.recordSuccess(from: address)
         return .success(username)

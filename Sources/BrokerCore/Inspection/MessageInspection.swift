@@ -29,6 +29,30 @@ package protocol InspectionObserver: Sendable {
     func messageRejected(_ rejection: InspectionRejection)
 }
 
+/// A CONNECT refused because of its credentials (or for want of them).
+package struct AuthenticationFailure: Sendable, Hashable {
+    package var clientID: String
+    package var username: String?
+    /// The client's address, as the connection knows it.
+    package var address: String
+    /// The listener's name, such as `mqtt:1883`.
+    package var listener: String
+    package var reason: String
+
+    package init(clientID: String, username: String?, address: String, listener: String, reason: String) {
+        self.clientID = clientID
+        self.username = username
+        self.address = address
+        self.listener = listener
+        self.reason = reason
+    }
+}
+
+/// Told about each refused log-in. Called on the connection's event loop: it must not block.
+package protocol AuthenticationObserver: Sendable {
+    func authenticationFailed(_ failure: AuthenticationFailure)
+}
+
 /// Counts refused messages, in total and per rule and kind, for `$SYS` and the management plane.
 ///
 /// Kept by rule name rather than index, so one instance can outlive a reload of the rules and the counts of the

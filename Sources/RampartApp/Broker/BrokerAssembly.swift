@@ -21,6 +21,8 @@ struct BrokerAssembly {
     /// Folder of the durable store when `persistence true`; nil when persistence is off.
     var persistenceDirectory: String?
     var autosaveInterval: Int
+    /// Where audit records and security events are published (`kos_*`).
+    var notifications = NotificationTopics.defaults
 
     /// - Parameters:
     ///   - extraPort: `-p PORT` from the command line: one more plain listener, as Mosquitto adds it.
@@ -97,7 +99,10 @@ struct BrokerAssembly {
             bridges: try configuration.bridges.map(Self.bridge),
             inspection: rules,
             persistenceDirectory: directory,
-            autosaveInterval: configuration.autosaveInterval
+            autosaveInterval: configuration.autosaveInterval,
+            notifications: NotificationTopics(
+                audit: configuration.kosAudit ? configuration.kosAuditTopic : nil,
+                event: configuration.kosEvent ? configuration.kosEventTopic : nil)
         )
     }
 

@@ -1,7 +1,9 @@
 import BrokerConfig
 import BrokerCore
 import BrokerServer
+import Events
 import Logging
+import WebAPI
 
 /// The gateway's broker driven by profiles: activating a profile validates it, then applies it to the running
 /// broker — unchanged listeners keep their connections, changed ones restart, security rules apply to connected
@@ -11,13 +13,43 @@ package actor BrokerRuntime {
     private let broker: Broker
     private let server: MQTTServer
     private let logger: Logger
-    package private(set) var status: ProfileStatus = .configured
+    private let events: EventsPlane
+    private let securityEvents: BrokerSecurityEvents
+    let notifications: MQTTNotifications
+    package private(set) var status: ProfileStatus = .configured {
+        didSet { reportState() }
+    }
 
-    package init(library: BrokerProfileLibrary, broker: Broker, server: MQTTServer, logger: Logger) {
+    init(library: BrokerProfileLibrary, broker: Broker, server: MQTTServer, events: EventsPlane, logger: Logger) {
         self.library = library
         self.broker = broker
         self.server = server
         self.logger = logger
+        self.events = events
+        self.securityEvents = BrokerSecurityEvents(bus: events.bus, logger: logger)
+        self.notifications = MQTTNotifications(broker: broker)
+        broker.authenticationObserver.replace(with: securityEvents)
+    }
+
+    /// The inspection observer profiles are activated with: refusals become security events.
+    nonisolated var inspectionObserver: any InspectionObserver { securityEvents }
+
+    /// The broker's component state follows its profile status.
+    private func reportState() {
+        switch status {
+        case .configured:
+            events.supervisor.report(
+                EventEntity.broker, .running, detail: library.active().map { "profile \($0)" } ?? "")
+        case .misconfigured(let problems):
+            events.supervisor.report(EventEntity.broker, .failed, detail: problems.joined(separator: "; "))
+        case .cannotReachNetwork(let problems):
+            events.supervisor.report(EventEntity.broker, .degraded, detail: problems.joined(separator: "; "))
+        }
+    }
+
+    /// Applies the `kos_*` settings of the profile now active.
+    func useNotifications(of assembly: BrokerAssembly?) {
+        notifications.update(assembly?.notifications ?? NotificationTopics.defaults)
     }
 
     /// The broker settings and listeners of a profile, validated; throws with the diagnostics when it does not
@@ -51,11 +83,24 @@ package actor BrokerRuntime {
             assembly = try Self.prepare(profile, in: library)
         } catch {
             logger.error("profile not activated", metadata: ["profile": "\(profile)", "error": "\(error)"])
+            let title = "Broker profile '\(profile)' was not activated"
+            let fields = [
+                EventField(EventField.profile, profile),
+                EventField(EventField.detail, "\(error)".split(separator: "\n").prefix(5).joined(separator: "; ")),
+            ]
+            events.trail.network(
+                SecurityEvent(
+                    stream: .network, severity: .warning, entity: EventEntity.broker, type: "ProfileActivationFailed",
+                    title: title, fields: fields))
+            await events.trail.audit(
+                SecurityEvent(
+                    stream: .audit, severity: .warning, entity: EventEntity.broker, type: "ProfileActivationFailed",
+                    title: title, fields: fields))
             throw error
         }
         broker.update(configuration: assembly.broker)
-        broker.update(
-            inspection: assembly.messageInspection(for: broker, observer: LoggingInspectionObserver(logger: logger)))
+        broker.update(inspection: assembly.messageInspection(for: broker, observer: securityEvents))
+        useNotifications(of: assembly)
         let states = try await server.reconfigure(assembly.listeners)
         try library.setActive(profile)
         status = Self.status(of: states)
@@ -80,12 +125,23 @@ package actor BrokerRuntime {
     package func deactivate() async {
         _ = try? await server.reconfigure([])
         try? library.setActive(nil)
+        events.supervisor.report(EventEntity.broker, .disabled, detail: "no broker profile active")
         logger.notice("no broker profile active: the MQTT broker is off")
     }
 
     /// Records the outcome of the start-up activation, done before the server ran.
     package func started(with states: [MQTTServer.ListenerState]) {
         status = Self.status(of: states)
+    }
+
+    /// Records that the profile active at start did not validate: the broker is off.
+    func startedMisconfigured(_ problems: [String]) {
+        status = .misconfigured(problems)
+    }
+
+    /// Records that no profile was active at start.
+    func startedWithoutProfile() {
+        events.supervisor.report(EventEntity.broker, .disabled, detail: "no broker profile active")
     }
 
     private static func status(of states: [MQTTServer.ListenerState]) -> ProfileStatus {

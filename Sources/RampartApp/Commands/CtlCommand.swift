@@ -14,6 +14,7 @@ struct CtlCommand: AsyncParsableCommand {
         abstract: "Manage a running gateway through its REST API.",
         subcommands: [
             Status.self, Profiles.self, WebProfiles.self, Settings.self, Users.self, Tokens.self, Sessions.self,
+            Events.self, Audit.self,
         ]
     )
 
@@ -247,6 +248,75 @@ struct CtlCommand: AsyncParsableCommand {
     }
 }
 
+extension CtlCommand {
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Network security events, newest first (JSON).")
+        @OptionGroup var connection: Connection
+        @Option(help: "Only events of this entity (repeatable).") var entity: [String] = []
+        @Option(help: "At most this many events.") var limit = 100
+        func run() async throws {
+            let query = (entity.map { "entity=\(Self.escape($0))" } + ["limit=\(limit)"]).joined(separator: "&")
+            try await APIClient.with(connection) { try await $0.print(.GET, "/events?" + query) }
+        }
+
+        static func escape(_ value: String) -> String {
+            value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value
+        }
+    }
+
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The audit log.", subcommands: [List.self, Verify.self, Export.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Audit entries, newest first (JSON).")
+            @OptionGroup var connection: Connection
+            @Option(help: "all, day, week or month.") var period = "all"
+            @Option(help: "At most this many entries.") var limit = 100
+            func run() async throws {
+                try await APIClient.with(connection) {
+                    try await $0.print(.GET, "/audit?period=\(Events.escape(period))&limit=\(limit)")
+                }
+            }
+        }
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check the audit log's hash chain; exits with 1 and names the first broken entry if any.")
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                var intact = true
+                try await APIClient.with(connection) { client in
+                    let result = try await client.json(.GET, "/audit/verify")
+                    let checked = result["checked"] as? Int ?? 0
+                    if let broken = result["firstBroken"] as? Int {
+                        intact = false
+                        Swift.print(
+                            "BROKEN at entry \(broken) (\(checked) checked): \(result["reason"] as? String ?? "")")
+                    } else {
+                        Swift.print("intact: \(checked) entries checked")
+                    }
+                }
+                if !intact { throw ExitCode(1) }
+            }
+        }
+
+        struct Export: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Download the audit log as CSV; the exported entries are deleted from the gateway.")
+            @OptionGroup var connection: Connection
+            @Option(help: "Where to write the CSV.") var output = "audit.csv"
+            func run() async throws {
+                try await APIClient.with(connection) { client in
+                    let data = try await client.raw(.POST, "/audit/export")
+                    try data.write(to: URL(fileURLWithPath: output))
+                    Swift.print("wrote \(data.count) bytes to \(output)")
+                }
+            }
+        }
+    }
+}
+
 /// A failed API call, printed as the API's message.
 struct APICallError: Error, CustomStringConvertible {
     var status: UInt
@@ -332,6 +402,11 @@ struct APIClient {
     {
         let data = try await call(method, path, json: body, raw: raw, rawIsJSON: rawIsJSON)
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
+    /// Calls the API and returns the body as it came (CSV downloads).
+    func raw(_ method: HTTPMethod, _ path: String) async throws -> Data {
+        try await call(method, path, json: nil, raw: nil, rawIsJSON: false)
     }
 
     func print(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws {

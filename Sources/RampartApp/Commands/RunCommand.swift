@@ -1,6 +1,7 @@
 import ArgumentParser
 import BrokerCore
 import BrokerServer
+import Events
 import Foundation
 import Logging
 import MQTTCodec
@@ -8,6 +9,8 @@ import NIOCore
 import NIOPosix
 import RampartModel
 import ServiceLifecycle
+import Store
+import Synchronization
 import UnixSignals
 
 /// `rampart run`: the gateway daemon with what exists so far, the MQTT broker.
@@ -79,6 +82,9 @@ struct RunCommand: AsyncParsableCommand {
     )
     var systemChanges: String = "apply"
 
+    @Option(help: "Network security events kept in memory (the newest; older ones are forgotten).")
+    var eventsCapacity: Int = 10_000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -102,6 +108,9 @@ struct RunCommand: AsyncParsableCommand {
         guard loginDelay > 0, loginDelay <= 30 else {
             throw ValidationError("--login-delay must be more than 0 and at most 30 seconds")
         }
+        guard (100...1_000_000).contains(eventsCapacity) else {
+            throw ValidationError("--events-capacity must be between 100 and 1000000, got \(eventsCapacity)")
+        }
         guard ["apply", "off"].contains(systemChanges) else {
             throw ValidationError("--system-changes must be apply or off, got \(systemChanges)")
         }
@@ -120,15 +129,21 @@ struct RunCommand: AsyncParsableCommand {
         try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: pidFile) }
 
+        let store = try GatewayStore(databasePath: dataDir + "/rampart.db", masterKeyPath: dataDir + "/master.key")
+        let events = try EventsPlane(
+            store: store, ringCapacity: eventsCapacity, logger: Logger(label: "rampart.events"))
+
         let library = BrokerProfileLibrary(root: dataDir + "/broker")
         try library.setUp(predefinedConfiguration: predefinedProfile)
         var assembly: BrokerAssembly?
+        var startProblem: [String]?
         if let active = library.active() {
             do {
                 assembly = try BrokerRuntime.prepare(active, in: library)
                 logger.info("broker profile", metadata: ["profile": "\(active)"])
             } catch {
                 logger.error("the active broker profile is invalid; the broker is off", metadata: ["error": "\(error)"])
+                startProblem = "\(error)".split(separator: "\n").map(String.init)
             }
         } else {
             logger.notice("no broker profile active: the MQTT broker is off")
@@ -143,22 +158,29 @@ struct RunCommand: AsyncParsableCommand {
             now: .now()
         )
         if let persistence { broker.restore(persistence.1, now: .now()) }
-        broker.update(
-            inspection: assembly?.messageInspection(
-                for: broker, observer: LoggingInspectionObserver(logger: brokerLogger))
-        )
         var serverConfiguration = MQTTServer.Configuration(listeners: assembly?.listeners ?? [])
         serverConfiguration.durability = persistence?.0
         serverConfiguration.connectTimeout = .seconds(connectTimeout)
         // A gateway keeps running when a listener cannot bind, and reports it as the profile's status.
         serverConfiguration.failWhenAListenerCannotBind = false
+        let runtimeBox = RuntimeBox()
+        serverConfiguration.onListening = { states in await runtimeBox.runtime?.started(with: states) }
         let server = MQTTServer(
             broker: broker,
             configuration: serverConfiguration,
             group: MultiThreadedEventLoopGroup.singleton,
             logger: brokerLogger
         )
-        let runtime = BrokerRuntime(library: library, broker: broker, server: server, logger: brokerLogger)
+        let runtime = BrokerRuntime(
+            library: library, broker: broker, server: server, events: events, logger: brokerLogger)
+        runtimeBox.runtime = runtime
+        broker.update(inspection: assembly?.messageInspection(for: broker, observer: runtime.inspectionObserver))
+        await runtime.useNotifications(of: assembly)
+        if let startProblem {
+            await runtime.startedMisconfigured(startProblem)
+        } else if assembly == nil {
+            await runtime.startedWithoutProfile()
+        }
         let reloader = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 logger.notice("SIGHUP: applying the active broker profile")
@@ -176,13 +198,18 @@ struct RunCommand: AsyncParsableCommand {
                 logger: brokerLogger
             )
         }
+        let forwarding = EventForwarding(
+            events: events, notifications: runtime.notifications, group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "rampart.events"))
         let management = try await ManagementPlane.start(
             options: ManagementPlane.Options(
                 dataDirectory: dataDir, webBind: webBind, webPort: webPort,
                 sessionIdleTimeout: .seconds(sessionIdleTimeout), loginDelayBase: .milliseconds(Int(loginDelay * 1000)),
                 systemChanges: systemChanges == "apply"),
+            store: store, events: events, forwarding: forwarding,
             brokerRuntime: runtime, statistics: broker.statistics, logger: Logger(label: "rampart.web"),
             onRunning: { [dataDir] port in
+                events.supervisor.report(EventEntity.webServer, .running, detail: "HTTPS on port \(port)")
                 let host = ProcessInfo.processInfo.hostName
                 logger.notice("web UI listening", metadata: ["url": "https://\(host):\(port)/"])
                 let passwordFile = ManagementPlane.initialPasswordFile(dataDirectory: dataDir)
@@ -194,8 +221,12 @@ struct RunCommand: AsyncParsableCommand {
             })
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server), .init(service: management.server)]
-                    + bridges.map { .init(service: $0) },
+                // Stopped in reverse order: the events plane last, so that it audits the shutdown and its
+                // forwarders flush.
+                services: [
+                    .init(service: EventsService(plane: events, forwarding: forwarding)), .init(service: server),
+                    .init(service: management.server),
+                ] + bridges.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -208,6 +239,15 @@ struct RunCommand: AsyncParsableCommand {
         }
         await persistence?.0.close()
         logger.info("stopped")
+    }
+
+    /// Lets the MQTT server's start-up callback reach the runtime made after it.
+    private final class RuntimeBox: Sendable {
+        private let value = Mutex<BrokerRuntime?>(nil)
+        var runtime: BrokerRuntime? {
+            get { value.withLock { $0 } }
+            set { value.withLock { $0 = newValue } }
+        }
     }
 
     /// The predefined profile: the command line's listener and limits in mosquitto.conf form.

@@ -1,6 +1,7 @@
 import Accounts
 import ArgumentParser
 import BrokerCore
+import Events
 import Foundation
 import Logging
 import NIOCore
@@ -29,11 +30,11 @@ struct ManagementPlane {
     static func initialPasswordFile(dataDirectory: String) -> String { dataDirectory + "/initial-admin-password" }
 
     static func start(
-        options: Options, brokerRuntime: BrokerRuntime, statistics: BrokerStatistics, logger: Logger,
+        options: Options, store: GatewayStore, events: EventsPlane, forwarding: EventForwarding,
+        brokerRuntime: BrokerRuntime, statistics: BrokerStatistics, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) async throws -> ManagementPlane {
         let data = options.dataDirectory
-        let store = try GatewayStore(databasePath: data + "/rampart.db", masterKeyPath: data + "/master.key")
         let commonPasswords = CommonPasswords(text: WebResources.commonPasswordList)
         // The High policy's "not a common password" rule must never pass silently for want of its list.
         guard commonPasswords.count >= 10_000 else {
@@ -47,6 +48,7 @@ struct ManagementPlane {
             commonPasswords: commonPasswords, configuration: accountConfiguration,
             logger: logger)
         try await accounts.issueConsoleToken(file: consoleTokenFile(dataDirectory: data), now: Date())
+        await accounts.report(to: events.trail)
 
         let hostName = ProcessInfo.processInfo.hostName
         let webProfiles = try WebProfileService.open(
@@ -66,8 +68,16 @@ struct ManagementPlane {
                 reconciler: SavedOnly<CentralServerSettings>(detail: "saved; the fleet agent will use it")),
             device: SettingsEndpoint(
                 store: store, validate: { $0.validate() }, reconciler: SavedOnly<DeviceSettings>(detail: "applied")),
-            recorder: LoggingChangeRecorder(logger: logger),
+            recorder: events.trail,
+            events: EventServices(
+                ring: events.ring, trail: events.trail, supervisor: events.supervisor,
+                syslog: forwarding.syslogEndpoint(store: store), push: forwarding.pushEndpoint(store: store)),
             thirdPartyComponents: thirdPartyComponents)
+        for outcome in await [
+            services.events.syslog.reconcileStored(), services.events.push.reconcileStored(),
+        ] where !outcome.applied {
+            logger.warning("event forwarding", metadata: ["outcome": "\(outcome.detail)"])
+        }
         let outcome = await network.reconcileStored()
         logger.info("network settings", metadata: ["outcome": "\(outcome.detail)"])
         var configuration = WebServer.Configuration()
@@ -83,19 +93,5 @@ struct ManagementPlane {
         let devices = (try? System.enumerateDevices()) ?? []
         let addresses = devices.compactMap { $0.address?.ipAddress }
         return Array(Set(addresses.map { $0.split(separator: "%").first.map(String.init) ?? $0 })).sorted()
-    }
-}
-
-/// Until the audit trail exists, every change is logged.
-struct LoggingChangeRecorder: ChangeRecorder {
-    let logger: Logger
-
-    func record(_ change: ChangeRecord) async {
-        logger.notice(
-            "management change",
-            metadata: [
-                "actor": "\(change.actor)", "source": "\(change.source)", "action": "\(change.action)",
-                "status": "\(change.status)",
-            ])
     }
 }

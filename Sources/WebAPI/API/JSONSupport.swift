@@ -61,7 +61,7 @@ struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
         return Page(items: Array(slice), total: filtered.count, offset: offset, limit: limit)
     }
 
-    private static func integer(_ text: Substring?, named name: String, default value: Int, range: ClosedRange<Int>)
+    static func integer(_ text: (some StringProtocol)?, named name: String, default value: Int, range: ClosedRange<Int>)
         throws(APIError) -> Int
     {
         guard let text else { return value }
@@ -71,6 +71,30 @@ struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
         }
         return number
     }
+}
+
+/// A query string read as HTML forms and most HTTP clients write it (application/x-www-form-urlencoded): `+` is a
+/// space, and the rest is percent-decoded. Hummingbird's `queryParameters` keeps `+` as is, which would turn
+/// `?entity=Auth+server` into an entity nobody has.
+struct FormQuery {
+    private let pairs: [(name: String, value: String)]
+
+    init(_ request: Request) {
+        pairs = (request.uri.query ?? "").split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring?) -> String {
+                let spaced = (text ?? "").replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(parts.first), decode(parts.count > 1 ? parts[1] : nil))
+        }
+    }
+
+    /// Every value given for `name`, in order.
+    subscript(values name: String) -> [String] { pairs.filter { $0.name == name }.map(\.value) }
+
+    /// The first value given for `name`.
+    subscript(name: String) -> String? { pairs.first { $0.name == name }?.value }
 }
 
 extension Request {

@@ -15,13 +15,14 @@ package struct ManagementServices: Sendable {
     package var centralServer: SettingsEndpoint<CentralServerSettings>
     package var device: SettingsEndpoint<DeviceSettings>
     package var recorder: any ChangeRecorder
+    package var events: EventServices
     package var thirdPartyComponents: [ThirdPartyComponent]
 
     package init(
         store: GatewayStore, accounts: AccountService, webProfiles: WebProfileService,
         brokerProfiles: any BrokerProfileService, system: any SystemService,
         network: SettingsEndpoint<NetworkSettings>, centralServer: SettingsEndpoint<CentralServerSettings>,
-        device: SettingsEndpoint<DeviceSettings>, recorder: any ChangeRecorder,
+        device: SettingsEndpoint<DeviceSettings>, recorder: any ChangeRecorder, events: EventServices,
         thirdPartyComponents: [ThirdPartyComponent]
     ) {
         self.store = store
@@ -33,6 +34,7 @@ package struct ManagementServices: Sendable {
         self.centralServer = centralServer
         self.device = device
         self.recorder = recorder
+        self.events = events
         self.thirdPartyComponents = thirdPartyComponents
     }
 }
@@ -60,6 +62,7 @@ package struct ManagementAPI: Sendable {
         registerBrokerProfiles(protected)
         registerWebProfiles(protected)
         registerSystem(protected)
+        registerEvents(protected)
     }
 
     private func registerOpenAPI(_ routes: CatalogedRoutes) {

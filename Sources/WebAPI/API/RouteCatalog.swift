@@ -19,11 +19,16 @@ package final class RouteCatalog: Sendable {
     package var routes: [DocumentedRoute] { entries.withLock { $0 }.sorted() }
 
     func add(_ method: HTTPRequest.Method, _ path: String) {
-        // Hummingbird's `:name` parameters are OpenAPI's `{name}`.
-        let openAPIPath = path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+        entries.withLock {
+            $0.append(DocumentedRoute(method: method.rawValue.lowercased(), path: Self.openAPIPath(path)))
+        }
+    }
+
+    /// Hummingbird's `:name` parameters are OpenAPI's `{name}`.
+    static func openAPIPath(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
             segment.hasPrefix(":") ? "{\(segment.dropFirst())}" : String(segment)
         }.joined(separator: "/")
-        entries.withLock { $0.append(DocumentedRoute(method: method.rawValue.lowercased(), path: openAPIPath)) }
     }
 }
 

@@ -77,9 +77,6 @@ extension ManagementAPI {
             let login = try await accounts.logIn(
                 user: body.user, password: body.password, source: context.source, presentedSession: presented,
                 language: WebUI.requestedLanguage(request))
-            await services.recorder.record(
-                ChangeRecord(
-                    actor: login.account.name, source: context.source, action: "POST /api/v1/session", status: 200))
             var response = try JSONResponse(
                 SessionInfo(
                     user: login.account.name, mustChangePassword: login.account.mustChangePassword,

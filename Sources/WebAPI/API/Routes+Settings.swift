@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Hummingbird
 import RampartModel
@@ -23,13 +24,15 @@ struct StatusInfo: Encodable, Sendable {
     var device: DeviceSettings
     var system: SystemIdentity
     var broker: BrokerState
-    var components: [ComponentState]
+    var components: [ComponentSupervisor.Component]
+    var events: EventsSummary
+    var audit: AuditSummary?
 }
 
-struct ComponentState: Encodable, Sendable {
-    var name: String
-    var state: String
-    var detail: String
+struct EventsSummary: Encodable, Sendable {
+    var held: Int
+    var registered: Int
+    var byEntity: [String: Int]
 }
 
 struct AboutInfo: Encodable, Sendable {
@@ -101,21 +104,13 @@ extension ManagementAPI {
         let broker = await services.brokerProfiles.state()
         // Reading a document is the store's health check: it fails when the database cannot be read.
         let stored = Result { () throws(APIError) in try services.device.read().document }
-        let brokerComponent = ComponentState(
-            name: "mqtt-broker", state: broker.status == "configured" || broker.status == "off" ? "ok" : "failed",
-            detail: ([broker.status] + broker.problems).joined(separator: ": "))
-        let storeComponent: ComponentState
-        switch stored {
-        case .success: storeComponent = ComponentState(name: "store", state: "ok", detail: "SQLite (WAL)")
-        case .failure(let error): storeComponent = ComponentState(name: "store", state: "failed", detail: error.message)
-        }
+        let events = services.events
         return StatusInfo(
             device: (try? stored.get()) ?? .defaults, system: await services.system.identity(), broker: broker,
-            components: [
-                brokerComponent,
-                // This answer is the web server's own: it is serving.
-                ComponentState(name: "web-server", state: "ok", detail: "HTTPS"),
-                storeComponent,
-            ])
+            components: events.supervisor.components(),
+            events: EventsSummary(
+                held: events.ring.snapshot().count, registered: events.ring.totalCount,
+                byEntity: events.ring.countsByEntity()),
+            audit: try? await auditSummary(events.trail))
     }
 }

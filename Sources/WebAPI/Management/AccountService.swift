@@ -1,4 +1,5 @@
 import Accounts
+import Events
 import Foundation
 import HTTPTypes
 import Logging
@@ -35,6 +36,8 @@ package actor AccountService {
     private var throttle: LoginThrottle
     private let commonPasswords: CommonPasswords
     private let logger: Logger
+    /// Where log-ins, failures and lock-outs are reported (the Auth server's events and the audit log).
+    private var events: (any SecurityEventReporting)?
 
     /// Opens the accounts; on the first start creates `admin` with a random password, prints it once and writes it
     /// to `initialPasswordFile` (mode 0600). The password must be changed at the first log-in.
@@ -75,6 +78,23 @@ package actor AccountService {
         stored = try store.save(AccountsDocument(directory: directory), expectedVersion: stored.version)
     }
 
+    package func report(to events: any SecurityEventReporting) {
+        self.events = events
+    }
+
+    /// Registers a log-in event: a network security event of the Auth server and an audit record.
+    private func report(_ type: String, _ severity: Severity, _ title: String, user: String, source: String) async {
+        let fields = [EventField(EventField.user, user), EventField(EventField.sourceAddress, source)]
+        events?.network(
+            SecurityEvent(
+                stream: .network, severity: severity, entity: EventEntity.authServer, type: type, title: title,
+                fields: fields))
+        await events?.audit(
+            SecurityEvent(
+                stream: .audit, severity: severity, entity: EventEntity.authServer, type: type, title: title,
+                fields: fields))
+    }
+
     // MARK: Log-in and sessions
 
     /// Checks a log-in attempt: throttling first (a refused attempt does not even test the password), then the
@@ -99,6 +119,8 @@ package actor AccountService {
                     : "too many failed log-ins: try again in \(seconds) s",
                 headers: [.retryAfter: "\(seconds)"])
         case .locked(let until):
+            await report(
+                "LoginError", .warning, "Log-in refused: the account is locked", user: user, source: source)
             throw APIError(
                 status: HTTPResponse.Status(code: 423, reasonPhrase: "Locked"), code: "account_locked",
                 message: russian
@@ -120,6 +142,13 @@ package actor AccountService {
             // The delay runs from the failure, after the password was checked.
             throttle.recordFailure(source: source, user: user, now: Date())
             logger.notice("failed log-in", metadata: ["user": "\(user)", "source": "\(source)"])
+            await report("LoginError", .warning, "Bad log-in or password", user: user, source: source)
+            if case .locked(let until) = throttle.admit(source: source, user: user, now: Date()) {
+                await report(
+                    "AccountLocked", .critical,
+                    "Account locked after repeated failed log-ins until \(Self.format(until))", user: user,
+                    source: source)
+            }
             throw APIError(
                 status: .unauthorized, code: "bad_credentials",
                 message: russian ? "неверное имя пользователя или пароль" : "wrong user name or password")
@@ -127,6 +156,7 @@ package actor AccountService {
         throttle.recordSuccess(source: source, user: user)
         switch sessions.logIn(user: account.name, presentedSessionID: presentedSession, now: Date()) {
         case .success(let session):
+            await report("LoginSuccess", .informational, "User logged in", user: account.name, source: source)
             return LogIn(session: session, account: account)
         case .failure(.activeElsewhere(let other, let until)):
             throw APIError(

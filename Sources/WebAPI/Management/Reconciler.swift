@@ -43,16 +43,50 @@ package struct ChangeReport: Sendable, Codable, Equatable {
     }
 }
 
-/// Who changed what: the single place every state-changing request passes through (the audit log of the next
-/// milestone subscribes here).
+/// Who changed what: the single place every state-changing request passes through. The audit trail implements it:
+/// it may refuse a change before it is made (a full audit log under the "limited" policy) and records every change
+/// afterwards, with its outcome.
 package protocol ChangeRecorder: Sendable {
+    /// Throws when the change must not be made at all.
+    func admit(_ change: ChangeRecord) async throws(APIError)
     func record(_ change: ChangeRecord) async
+}
+
+extension ChangeRecorder {
+    package func admit(_ change: ChangeRecord) async throws(APIError) {}
 }
 
 package struct ChangeRecord: Sendable {
     /// The user name, or `token:<name>` for an API token.
     package var actor: String
     package var source: String
+    /// `METHOD /api/v1/…` as requested.
     package var action: String
+    /// The HTTP status of the answer (0 before it is known).
     package var status: Int
+    /// The route as the OpenAPI document names it (`PUT /settings/device`), when known.
+    package var route: String?
+    /// Why it failed, when it did.
+    package var failure: String?
+
+    package init(
+        actor: String, source: String, action: String, status: Int, route: String? = nil, failure: String? = nil
+    ) {
+        self.actor = actor
+        self.source = source
+        self.action = action
+        self.status = status
+        self.route = route
+        self.failure = failure
+    }
+
+    /// What the API calls the operation ("Save the device name"), or the request line.
+    package var title: String {
+        guard let route else { return action }
+        let parts = route.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return action }
+        let path =
+            parts[1].hasPrefix(ManagementAPI.prefix) ? String(parts[1].dropFirst(ManagementAPI.prefix.count)) : parts[1]
+        return OpenAPIDocument.summary(method: parts[0], path: path) ?? action
+    }
 }

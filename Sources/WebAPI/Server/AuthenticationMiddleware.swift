@@ -52,17 +52,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
         }
         guard changesState else { return try await next(request, context) }
-        let action = "\(request.method) \(request.uri.path)"
+        var change = ChangeRecord(
+            actor: principal.actor, source: context.source, action: "\(request.method) \(request.uri.path)",
+            status: 0,
+            route: context.endpointPath.map { "\(request.method) \(RouteCatalog.openAPIPath($0))" })
+        try await recorder.admit(change)
         do {
             let response = try await next(request, context)
-            await recorder.record(
-                ChangeRecord(
-                    actor: principal.actor, source: context.source, action: action, status: Int(response.status.code)))
+            change.status = Int(response.status.code)
+            await recorder.record(change)
             return response
         } catch {
-            let status = (error as? APIError)?.status.code ?? 500
-            await recorder.record(
-                ChangeRecord(actor: principal.actor, source: context.source, action: action, status: Int(status)))
+            change.status = Int((error as? APIError)?.status.code ?? 500)
+            change.failure = (error as? APIError)?.message ?? "\(error)"
+            await recorder.record(change)
             throw error
         }
     }

@@ -47,4 +47,6 @@ extension HTTPField.Name {
     static let referrerPolicy = HTTPField.Name("Referrer-Policy") ?? .contentSecurityPolicy
     static let csrfToken = HTTPField.Name("X-CSRF-Token") ?? .authorization
     static let rampartLanguage = HTTPField.Name("X-Rampart-Language") ?? .acceptLanguage
+    /// How many audit entries an export holds (and deleted).
+    static let rampartExported = HTTPField.Name("X-Rampart-Exported") ?? .contentLocation
 }

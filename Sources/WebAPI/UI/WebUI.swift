@@ -1,4 +1,5 @@
 import Accounts
+import Events
 import Foundation
 import Hummingbird
 import Mustache
@@ -58,8 +59,80 @@ struct WebUI: Sendable {
                 "clients": status.broker.clientsConnected,
                 "rate": String(format: "%.1f", status.broker.messagesPerSecond),
                 "components": status.components.map {
-                    ["name": $0.name, "state": $0.state, "ok": $0.state == "ok", "detail": $0.detail]
+                    [
+                        "name": $0.name, "state": $0.state.rawValue, "ok": $0.state.isHealthy,
+                        "stateText": t["state_" + $0.state.rawValue] ?? $0.state.rawValue, "detail": $0.detail,
+                        "since": Self.timestamp($0.since),
+                    ] as [String: Any]
                 },
+                "safe": status.components.allSatisfy(\.state.isHealthy),
+                "eventsHeld": status.events.held,
+                "eventsByEntity": status.events.byEntity.sorted { $0.key < $1.key }.map {
+                    ["entity": $0.key, "count": $0.value] as [String: Any]
+                },
+                "auditIssues": status.audit?.issues ?? true,
+                "auditBySeverity": Severity.allCases.map {
+                    ["label": t[$0.rawValue] ?? $0.rawValue, "count": status.audit?.bySeverity[$0.rawValue] ?? 0]
+                        as [String: Any]
+                },
+            ]
+        }
+        page(router, "/events") { _, _ in
+            let ring = services.events.ring
+            let counts = ring.countsByEntity()
+            let entities = Set(counts.keys).union([EventEntity.authServer, EventEntity.broker]).sorted()
+            return [
+                "entities": entities.map { ["name": $0, "count": counts[$0] ?? 0] as [String: Any] },
+                "held": ring.snapshot().count, "capacity": ring.capacity,
+            ]
+        }
+        page(router, "/audit") { _, language in
+            let summary = try await ManagementAPI.auditSummary(services.events.trail)
+            let t = Strings.dictionary(language)
+            return [
+                "count": summary.count, "capacity": summary.capacity, "policy": summary.policy,
+                "policyText": t[summary.policy] ?? summary.policy, "circular": summary.policy == "circular",
+                "full": summary.full && summary.policy == "limited", "lost": summary.lost,
+                "severities": Severity.allCases.map {
+                    ["value": $0.rawValue, "label": t[$0.rawValue] ?? $0.rawValue]
+                },
+            ]
+        }
+        page(router, "/settings/utilities") { _, language in
+            let t = Strings.dictionary(language)
+            let syslog = try services.events.syslog.read()
+            let syslogStatus = await services.events.syslog.status()
+            let push = try services.events.push.read()
+            let pushStatus = await services.events.push.status()
+            func options<Value: RawRepresentable<String>>(_ all: [Value], _ selected: Value, labels: [String])
+                -> [[String: Any]]
+            {
+                zip(all, labels).map { ["value": $0.rawValue, "label": $1, "selected": $0 == selected] }
+            }
+            func state(_ status: ForwarderStatus) -> String {
+                guard status.enabled else { return t["forwardingOff"] ?? "off" }
+                return (status.connected ? t["connected"] ?? "connected" : t["notConnected"] ?? "not connected")
+                    + " · \(t["sent"] ?? "sent") \(status.sent) · \(t["buffered"] ?? "buffered") \(status.buffered)"
+                    + " · \(t["dropped"] ?? "lost") \(status.dropped)"
+            }
+            return [
+                "syslog": Self.settingsValues(
+                    syslog.settings.document, version: syslog.settings.version,
+                    secretStored: syslog.secretStored),
+                "syslogState": state(syslogStatus), "syslogConnected": syslogStatus.connected,
+                "syslogModes": options(
+                    SyslogSettings.Mode.allCases, syslog.settings.document.mode,
+                    labels: ["UDP (RFC 5426)", "TCP (RFC 6587)", "TLS (RFC 5425)"]),
+                "syslogFormats": options(
+                    SyslogSettings.Format.allCases, syslog.settings.document.format,
+                    labels: ["RFC 5424", "CEF"]),
+                "push": Self.settingsValues(
+                    push.settings.document, version: push.settings.version,
+                    secretStored: push.secretStored),
+                "pushState": state(pushStatus), "pushConnected": pushStatus.connected,
+                "pushDeliveries": options(
+                    PushSettings.Delivery.allCases, push.settings.document.delivery,
+                    labels: ["Firebase Cloud Messaging HTTP v1", t["legacyFormat"] ?? "legacy"]),
             ]
         }
         page(router, "/broker") { _, _ in
@@ -299,6 +372,15 @@ struct WebUI: Sendable {
         }
         let accepted = request.headers[.acceptLanguage] ?? ""
         return accepted.lowercased().hasPrefix("ru") ? .russian : .english
+    }
+
+    /// A settings document as template values (its JSON object), with its version and whether its secret is set.
+    static func settingsValues(_ settings: some Encodable, version: Int, secretStored: Bool) -> [String: Any] {
+        var values =
+            (try? JSONSerialization.jsonObject(with: APIJSON.encoder().encode(settings))) as? [String: Any] ?? [:]
+        values["version"] = version
+        values["secretStored"] = secretStored
+        return values
     }
 
     static func profileRow(_ name: String, _ active: Bool, _ readOnly: Bool, _ modified: Date) -> [String: Any] {

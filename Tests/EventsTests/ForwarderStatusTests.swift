@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Forwarders
+@testable import Events
 
 @Suite struct ForwarderStatusTests {
     /// The API and the dashboard read these names.

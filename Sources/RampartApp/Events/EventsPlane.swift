@@ -1,0 +1,124 @@
+import Events
+import Foundation
+import Logging
+import ServiceLifecycle
+import Store
+import WebAPI
+
+/// The gateway's security events (SPEC EVT): the event bus every component publishes on, the network-event ring,
+/// the audit trail in the store, the component supervisor, and the subscribers that forward events (syslog, push,
+/// MQTT notifications).
+final class EventsPlane: Sendable {
+    /// The components the dashboard lists, in its order.
+    static let components = [
+        EventEntity.broker, EventEntity.webServer, EventEntity.store, EventEntity.eventBus, EventEntity.audit,
+        EventEntity.syslog, EventEntity.push, EventEntity.mqttNotifications,
+    ]
+
+    let bus: EventBus
+    let ring: NetworkEventRing
+    let supervisor: ComponentSupervisor
+    let trail: AuditTrail
+    private let stateChanges: AsyncStream<ComponentSupervisor.Change>
+    private let stateContinuation: AsyncStream<ComponentSupervisor.Change>.Continuation
+    private let logger: Logger
+
+    init(store: GatewayStore, ringCapacity: Int, logger: Logger) throws {
+        let bus = EventBus()
+        self.bus = bus
+        self.ring = NetworkEventRing(capacity: ringCapacity)
+        self.logger = logger
+        // State changes are audited in the order they happen, by one consumer.
+        let (changes, continuation) = AsyncStream<ComponentSupervisor.Change>.makeStream()
+        self.stateChanges = changes
+        self.stateContinuation = continuation
+        let supervisor = ComponentSupervisor(
+            onChange: { continuation.yield($0) },
+            onAllRunning: { _ in
+                continuation.yield(
+                    ComponentSupervisor.Change(
+                        component: ComponentSupervisor.Component(
+                            name: EventEntity.gateway, state: .running, detail: "all components started and running",
+                            since: Date()),
+                        previous: .starting))
+            })
+        self.supervisor = supervisor
+        supervisor.register(Self.components)
+        let log = store.auditLog
+        self.trail = AuditTrail(log: log, bus: bus, supervisor: supervisor, logger: logger)
+        supervisor.report(EventEntity.store, .running, detail: "SQLite (WAL)")
+        supervisor.report(EventEntity.eventBus, .running)
+        if log.isFull, (try? log.settings().policy) == .limited {
+            supervisor.report(
+                EventEntity.audit, .failed,
+                detail: "the audit log is full and its policy is 'limited': download it to accept changes again")
+        } else {
+            supervisor.report(EventEntity.audit, .running)
+        }
+    }
+
+    /// Audits each component state change: a failure or stop as Critical, a degradation as Warning.
+    private func auditStateChanges() async {
+        for await change in stateChanges {
+            let component = change.component
+            let title: String
+            if component.name == EventEntity.gateway {
+                title = "All components started and running"
+            } else {
+                title =
+                    "\(component.name): \(component.state.rawValue)"
+                    + (component.detail.isEmpty ? "" : " (\(component.detail))")
+            }
+            await trail.audit(
+                SecurityEvent(
+                    stream: .audit, severity: component.state.severity, entity: component.name,
+                    type: component.name == EventEntity.gateway ? "Started" : "ComponentState", title: title,
+                    fields: [
+                        EventField(EventField.component, component.name),
+                        EventField("state", component.state.rawValue),
+                        EventField("previous", change.previous?.rawValue ?? "none"),
+                    ]))
+        }
+    }
+
+    /// Watches the bus for dropped events: a subscriber that cannot keep up makes the bus Degraded until it does.
+    private func watchBus() async {
+        var lastDropped = bus.droppedCount
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            let dropped = bus.droppedCount
+            if dropped > lastDropped {
+                let laggards = bus.statistics().filter { $0.dropped > 0 }.map { "\($0.name): \($0.dropped)" }
+                supervisor.report(
+                    EventEntity.eventBus, .degraded,
+                    detail:
+                        "\(dropped - lastDropped) events dropped by slow subscribers (\(laggards.joined(separator: ", ")))"
+                )
+            } else {
+                supervisor.report(EventEntity.eventBus, .running)
+            }
+            lastDropped = dropped
+        }
+    }
+
+    /// Runs the plane's consumers until the gateway stops; then audits the shutdown and lets every subscriber
+    /// drain what it holds (the forwarders flush) before returning.
+    /// - Parameter consumers: subscribers of the bus; each returns when its subscription ends.
+    func run(consumers: [@Sendable () async -> Void]) async {
+        let network = bus.subscribe(name: "network events", capacity: 10_000, streams: [.network])
+        let watcher = Task { await watchBus() }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.auditStateChanges() }
+            group.addTask { await self.ring.consume(network) }
+            for consumer in consumers { group.addTask { await consumer() } }
+            try? await gracefulShutdown()
+            watcher.cancel()
+            await trail.audit(
+                SecurityEvent(
+                    stream: .audit, severity: .informational, entity: EventEntity.gateway, type: "Shutdown",
+                    title: "Gateway shutting down"))
+            stateContinuation.finish()
+            bus.finish()
+        }
+    }
+}
