@@ -17,14 +17,15 @@ struct SyslogBuffer {
         var writtenAt: NIODeadline?
     }
 
-    /// What `append` had to do to stay within capacity.
+    /// What `append` had to do to stay within capacity. The oldest message held goes: an unconfirmed one if any
+    /// (they are older than every pending one), else the oldest pending one.
     enum AppendOutcome: Equatable {
         case stored
+        /// The oldest unconfirmed message is no longer held for a resend. It is in the socket and most likely
+        /// arrives (it is only unprotected against a connection loss), so it is not lost.
+        case releasedOldestUnconfirmed
         /// The oldest pending message was dropped: it is lost.
         case droppedOldest
-        /// Every held message was written already: the oldest is no longer held for a resend. It is in the socket
-        /// and most likely arrives, but is not protected against a connection loss any more.
-        case releasedOldestUnconfirmed
     }
 
     let capacity: Int
@@ -44,13 +45,13 @@ struct SyslogBuffer {
     mutating func append(_ message: String) -> AppendOutcome {
         var outcome = AppendOutcome.stored
         if count >= capacity {
-            if !pending.isEmpty {
-                pending.removeFirst()
-                outcome = .droppedOldest
-            } else {
+            if !unconfirmed.isEmpty {
                 unconfirmed.removeFirst()
                 writtenPrefix = max(0, writtenPrefix - 1)
                 outcome = .releasedOldestUnconfirmed
+            } else {
+                pending.removeFirst()
+                outcome = .droppedOldest
             }
         }
         pending.append(message)

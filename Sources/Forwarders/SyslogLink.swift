@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// One open connection to a syslog receiver (for UDP: a connected socket).
@@ -148,7 +149,7 @@ final class SyslogWireByteCounter: Sendable {
 }
 
 /// First in the pipeline (next to the socket), so that it sees what goes on the wire: TLS records, not plaintext.
-private final class SyslogWireByteCountingHandler: ChannelOutboundHandler, Sendable {
+private final class SyslogWireByteCountingHandler: ChannelOutboundHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -187,12 +188,8 @@ private final class SyslogLinkHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // NIOSSL announces the end of the handshake with NIOTLS's `TLSUserEvent.handshakeCompleted`. This module
-        // does not depend on NIOTLS, so the event is recognised by its type's name; NIOSSL fires it only after the
-        // certificate chain and the name were verified.
-        if let handshake, String(describing: type(of: event)) == "TLSUserEvent",
-            String(describing: event).hasPrefix("handshakeCompleted")
-        {
+        // NIOSSL announces the end of the handshake, after the certificate chain and the name were verified.
+        if let handshake, case .handshakeCompleted = event as? TLSUserEvent {
             handshake.succeed()
         }
         context.fireUserInboundEventTriggered(event)

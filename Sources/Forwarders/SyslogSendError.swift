@@ -70,6 +70,9 @@ package struct SyslogSendError: Error, Sendable, Hashable, CustomStringConvertib
                     + "name (\(error))")
         case let error as NIOSSLExtraError:
             return SyslogSendError(.tlsHandshakeFailed, "TLS handshake with \(target) failed: \(error)")
+        case let error as BoringSSLError:
+            // After our side of the handshake: TLS 1.3 receivers refuse a client certificate with an alert then.
+            return SyslogSendError(.tlsHandshakeFailed, "\(target) refused the TLS session: \(describeAlert(error))")
         case ChannelError.eof, ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed:
             return closedByReceiver(destination)
         default:
@@ -94,6 +97,9 @@ package struct SyslogSendError: Error, Sendable, Hashable, CustomStringConvertib
         switch error {
         case .handshakeFailed(let reason):
             let text = "\(reason)"
+            if text.contains("EOF during handshake") {
+                return "the receiver closed the connection during the handshake (does it expect TLS on this port?)"
+            }
             if text.contains("CERTIFICATE_VERIFY_FAILED") {
                 return "the receiver's certificate failed verification: it is not issued by the configured CA "
                     + "certificate, has expired or is not yet valid (CERTIFICATE_VERIFY_FAILED)"
@@ -105,6 +111,18 @@ package struct SyslogSendError: Error, Sendable, Hashable, CustomStringConvertib
         default:
             return "\(error)"
         }
+    }
+
+    private static func describeAlert(_ error: BoringSSLError) -> String {
+        let text = "\(error)"
+        let codes = boringSSLReasonCodes(in: text)
+        if codes.contains(where: { $0.hasSuffix("CERTIFICATE_REQUIRED") }) {
+            return "it requires a client certificate (\(codes.joined(separator: ", ")))"
+        }
+        if codes.contains(where: { $0.contains("BAD_CERTIFICATE") || $0.contains("UNKNOWN_CA") }) {
+            return "it does not accept our client certificate (\(codes.joined(separator: ", ")))"
+        }
+        return codes.isEmpty ? text : codes.joined(separator: ", ")
     }
 
     /// The reason names in BoringSSL's error strings ("error:…:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER").

@@ -6,9 +6,14 @@ import Synchronization
 /// Sends already formatted syslog messages to one receiver: UDP (RFC 5426), TCP with octet counting (RFC 6587) or
 /// TLS (RFC 5425).
 ///
-/// `send` never blocks: it appends to a bounded buffer that one connection drains in order. When the buffer is full
-/// the oldest waiting message is dropped and counted; `onDropped` reports the count once per outage (when the
-/// connection is back, when an overload has drained, or at shutdown) so that the caller audits each outage once.
+/// `send` never blocks: it appends to a bounded buffer that one connection drains in order. The capacity counts
+/// messages waiting and messages written but not yet confirmed (see below). When it is full, the oldest held message
+/// goes: an unconfirmed one is merely no longer kept for a resend (it is in the socket already and counts as sent);
+/// otherwise the oldest waiting message is dropped and counted. `onDropped` reports the drops once per outage (when
+/// the connection is back, when an overload has drained, or at shutdown) so that the caller audits each outage once.
+///
+/// `status.sent` counts, for TCP and TLS, the messages the receiver's TCP acknowledged; for UDP, the datagrams
+/// handed to the kernel.
 ///
 /// TCP and TLS reconnect after a failure or loss, waiting `reconnect.initial`, then twice as long each time, up to
 /// `reconnect.maximum`.
@@ -96,7 +101,7 @@ package final class SyslogSender: Sendable {
     }
 
     /// - Parameters:
-    ///   - bufferCapacity: messages held at most, written or not (see the type's description).
+    ///   - bufferCapacity: messages held at most, waiting or unconfirmed (see the type's description).
     ///   - onDropped: called with the number of messages lost during an outage, once per outage.
     package init(
         destination: SyslogDestination, bufferCapacity: Int = 10_000,
@@ -131,7 +136,8 @@ package final class SyslogSender: Sendable {
         }
     }
 
-    /// Queues one formatted message. Never blocks; when the buffer is full the oldest waiting message is dropped.
+    /// Queues one formatted message. Never blocks; when the buffer is full the oldest held message goes (see the
+    /// type's description).
     package func send(_ message: String) {
         let wake = state.withLock { state in
             guard state.phase != .stopped else {
@@ -168,7 +174,7 @@ package final class SyslogSender: Sendable {
                 try? await Task.sleep(for: .milliseconds(10))
             }
         }
-        let (link, reconnectTask, lost) = state.withLock { state in
+        let (link, reconnectTask, report) = state.withLock { state in
             state.phase = .stopped
             state.generation += 1
             var link: SyslogLink?
@@ -186,8 +192,8 @@ package final class SyslogSender: Sendable {
         if let link {
             try? await link.channel.close()
         }
-        if lost > 0 {
-            reportDrops(lost)
+        if report > 0 {
+            reportDrops(report)
         }
         logger.info("syslog forwarding stopped", metadata: metadata)
     }
@@ -225,9 +231,11 @@ package final class SyslogSender: Sendable {
         loop.scheduleTask(in: min(Self.testSettleTime, max(.zero, deadline - .now()))) { settled.succeed() }
         link.channel.closeFuture.whenComplete { _ in settled.succeed() }
         try? await settled.futureResult.get()
+        // Errors while we close do not count: receivers commonly answer our close_notify by just closing.
+        let refusal = recorder.first
         try? await link.channel.close()
-        if let error = recorder.first {
-            throw SyslogSendError.describing(error, destination: destination)
+        if let refusal {
+            throw SyslogSendError.describing(refusal, destination: destination)
         }
     }
 

@@ -5,7 +5,8 @@ import NIOSSL
 ///
 /// Trust: the uploaded CA certificate(s) only, never the system store. TLS 1.2 at least (RFC 5425 requires 1.2).
 /// Name verification:
-/// - `serverName` set to a DNS name: the certificate must name it (it is also sent as SNI);
+/// - `serverName` set to a DNS name: the certificate must name it (it is also sent as SNI), or name the address
+///   connected to (NIOSSL accepts either);
 /// - `serverName` set to an IP address: the certificate must name the address connected to (no SNI: RFC 6066 does
 ///   not allow addresses there);
 /// - no `serverName`, receiver addressed by IP: the chain is verified against the CA but no name is checked.
