@@ -78,32 +78,28 @@ package struct CEFFormatter: Sendable, Hashable {
     /// Header fields: `\` and `|` escaped with a backslash; each CR and LF becomes a space, since a header field
     /// cannot hold a line end.
     private static func escapedHeader(_ text: String) -> String {
-        var escaped = ""
-        for scalar in text.unicodeScalars {
+        TextEscaping.escape(text) { scalar in
             switch scalar {
-            case "\\": escaped += "\\\\"
-            case "|": escaped += "\\|"
-            case "\r", "\n": escaped += " "
-            default: escaped.unicodeScalars.append(scalar)
+            case "\\": "\\\\"
+            case "|": "\\|"
+            case "\r", "\n": " "
+            default: nil
             }
         }
-        return escaped
     }
 
     /// Extension values: `\` and `=` escaped with a backslash, CR and LF as `\r` and `\n`; pipes stay as they are,
     /// as the CEF specification says.
     private static func escapedValue(_ text: String) -> String {
-        var escaped = ""
-        for scalar in text.unicodeScalars {
+        TextEscaping.escape(text) { scalar in
             switch scalar {
-            case "\\": escaped += "\\\\"
-            case "=": escaped += "\\="
-            case "\r": escaped += "\\r"
-            case "\n": escaped += "\\n"
-            default: escaped.unicodeScalars.append(scalar)
+            case "\\": "\\\\"
+            case "=": "\\="
+            case "\r": "\\r"
+            case "\n": "\\n"
+            default: nil
             }
         }
-        return escaped
     }
 
     /// Whether `text` is an IPv4 address (strict dotted quad) or IPv6 text (RFC 4291 §2.2, without a zone), which

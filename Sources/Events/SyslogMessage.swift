@@ -70,12 +70,6 @@ package struct SyslogFormatter: Sendable {
         return header + " " + structuredData + (message.isEmpty ? "" : " " + message)
     }
 
-    /// `message` framed by octet counting (RFC 6587 §3.4.1, RFC 5425 §4.3): its UTF-8 length in decimal, a space,
-    /// then its bytes; for senders over TCP and TLS.
-    package static func octetCounted(_ message: String) -> [UInt8] {
-        Array("\(message.utf8.count) ".utf8) + Array(message.utf8)
-    }
-
     /// The names the private element's own parameters use; a field named like one of them is written as `f_<name>`.
     private static let fixedParameterNames: Set = ["stream", "seq", "entity", "type", "severity"]
 
@@ -95,10 +89,8 @@ package struct SyslogFormatter: Sendable {
     /// `name="value"` with `"`, `\` and `]` in the value escaped by a backslash (RFC 5424 §6.3.3); every other
     /// character, a control character too, is allowed in a PARAM-VALUE and kept, so the value reads back exactly.
     private static func parameter(_ name: String, _ value: String) -> String {
-        var escaped = ""
-        for scalar in value.unicodeScalars {
-            if scalar == "\"" || scalar == "\\" || scalar == "]" { escaped += "\\" }
-            escaped.unicodeScalars.append(scalar)
+        let escaped = TextEscaping.escape(value) { scalar in
+            scalar == "\"" || scalar == "\\" || scalar == "]" ? "\\" + String(scalar) : nil
         }
         return "\(name)=\"\(escaped)\""
     }
@@ -116,19 +108,16 @@ package struct SyslogFormatter: Sendable {
     /// The title with its control characters made visible, so that it stays on one line in any receiver's file:
     /// `\` doubled, LF, CR and TAB as `\n`, `\r`, `\t`, other C0 characters and DEL as `\xHH`.
     private static func visible(_ text: String) -> String {
-        var visible = ""
-        for scalar in text.unicodeScalars {
+        TextEscaping.escape(text) { scalar in
             switch scalar {
-            case "\\": visible += "\\\\"
-            case "\n": visible += "\\n"
-            case "\r": visible += "\\r"
-            case "\t": visible += "\\t"
+            case "\\": "\\\\"
+            case "\n": "\\n"
+            case "\r": "\\r"
+            case "\t": "\\t"
             case "\u{0}"..."\u{1F}", "\u{7F}":
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                visible += "\\x" + (hex.count < 2 ? "0" : "") + hex
-            default: visible.unicodeScalars.append(scalar)
+                "\\x" + String(scalar.value, radix: 16, uppercase: true).paddedLeft(to: 2)
+            default: nil
             }
         }
-        return visible
     }
 }

@@ -102,11 +102,6 @@ import Testing
         #expect(plain.format(event, sequenceID: 1).hasSuffix(#"user="admin"]"#))
     }
 
-    @Test func octetCounting() {
-        #expect(SyslogFormatter.octetCounted("ab\u{1F525}") == Array("6 ab".utf8) + [0xF0, 0x9F, 0x94, 0xA5])
-        #expect(SyslogFormatter.octetCounted("") == Array("0 ".utf8))
-    }
-
     // MARK: A small RFC 5424 structured-data reader
 
     struct Element {

@@ -18,7 +18,7 @@ import Testing
             let tls =
                 try overTLS ? SyslogTLSContext(SyslogTLS(caCertificatesPEM: material.caPEM), host: "127.0.0.1") : nil
             let link = try await SyslogLink.open(
-                to: destination, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next(), timeout: .seconds(10),
+                to: destination, tls: tls, on: MultiThreadedEventLoopGroup.singleton.next(), timeout: .seconds(30),
                 onError: { _ in }, onWritable: {}
             ).get()
 
@@ -49,7 +49,7 @@ import Testing
         let receiver = try await TestSyslogReceiver.udp()
         let link = try await SyslogLink.open(
             to: SyslogDestination(host: "127.0.0.1", port: receiver.port, transport: .udp), tls: nil,
-            on: MultiThreadedEventLoopGroup.singleton.next(), timeout: .seconds(5), onError: { _ in }, onWritable: {}
+            on: MultiThreadedEventLoopGroup.singleton.next(), timeout: .seconds(30), onError: { _ in }, onWritable: {}
         ).get()
         #expect(try await link.acknowledgedWireBytes().get() == nil)
         try await link.channel.close()

@@ -39,12 +39,12 @@ import X509
         let named = Self.tlsSender(
             SyslogTLS(caCertificatesPEM: material.caPEM, serverName: SyslogTestCertificates.serverName),
             port: receiver.port)
-        try await named.sendTest("<14>1 - - - - - - named", timeout: .seconds(5))
+        try await named.sendTest("<14>1 - - - - - - named", timeout: .seconds(30))
         _ = try await receiver.waitFor { $0.contains("<14>1 - - - - - - named") }
 
         let byAddress = Self.tlsSender(
             SyslogTLS(caCertificatesPEM: material.caPEM, serverName: "127.0.0.1"), port: receiver.port)
-        try await byAddress.sendTest("<14>1 - - - - - - by address", timeout: .seconds(5))
+        try await byAddress.sendTest("<14>1 - - - - - - by address", timeout: .seconds(30))
 
         await receiver.stop()
     }
@@ -57,7 +57,7 @@ import X509
         let misnamed = Self.tlsSender(
             SyslogTLS(caCertificatesPEM: material.caPEM, serverName: "other.test"), port: receiver.port)
         do {
-            try await misnamed.sendTest("<14>1 - - - - - - misnamed", timeout: .seconds(5))
+            try await misnamed.sendTest("<14>1 - - - - - - misnamed", timeout: .seconds(30))
             Issue.record("a certificate for \(SyslogTestCertificates.serverName) was accepted for other.test")
         } catch let error as SyslogSendError {
             #expect(error.kind == .tlsHandshakeFailed)
@@ -67,7 +67,7 @@ import X509
 
         // Without a server name, a receiver addressed by IP is verified against the CA only.
         let byCA = Self.tlsSender(SyslogTLS(caCertificatesPEM: material.caPEM), port: receiver.port)
-        try await byCA.sendTest("<14>1 - - - - - - by CA", timeout: .seconds(5))
+        try await byCA.sendTest("<14>1 - - - - - - by CA", timeout: .seconds(30))
         _ = try await receiver.waitFor { $0.contains("<14>1 - - - - - - by CA") }
         await receiver.stop()
     }
@@ -78,7 +78,7 @@ import X509
         let receiver = try await TestSyslogReceiver.tcp(tls: material.serverContext())
         let sender = Self.tlsSender(SyslogTLS(caCertificatesPEM: other.caPEM), port: receiver.port)
         do {
-            try await sender.sendTest("<14>1 - - - - - - test", timeout: .seconds(5))
+            try await sender.sendTest("<14>1 - - - - - - test", timeout: .seconds(30))
             Issue.record("a receiver certificate from another CA was accepted")
         } catch let error as SyslogSendError {
             #expect(error.kind == .tlsHandshakeFailed)
@@ -109,14 +109,14 @@ import X509
                 caCertificatesPEM: material.caPEM, clientCertificatePEM: material.clientCertificatePEM,
                 clientPrivateKeyPEM: material.clientKeyPEM),
             port: receiver.port)
-        try await withCertificate.sendTest("<14>1 - - - - - - with certificate", timeout: .seconds(5))
+        try await withCertificate.sendTest("<14>1 - - - - - - with certificate", timeout: .seconds(30))
         _ = try await receiver.waitFor { $0.contains("<14>1 - - - - - - with certificate") }
 
         // TLS 1.3 refuses a missing client certificate after the client's side of the handshake is done: the
         // test message listens for that refusal.
         let without = Self.tlsSender(SyslogTLS(caCertificatesPEM: material.caPEM), port: receiver.port)
         do {
-            try await without.sendTest("<14>1 - - - - - - without", timeout: .seconds(5))
+            try await without.sendTest("<14>1 - - - - - - without", timeout: .seconds(30))
             Issue.record("the receiver's refusal of a missing client certificate went unnoticed")
         } catch let error as SyslogSendError {
             #expect(error.kind == .tlsHandshakeFailed, "\(error)")

@@ -4,32 +4,28 @@ import Logging
 import WebAPI
 
 /// The broker's security events (entity "MQTT broker"): messages refused by inspection and refused log-ins, as
-/// network security events. Called on the broker's event loops: publishing on the bus never blocks.
+/// network security events, besides the log. Called on the broker's event loops: publishing on the bus never
+/// blocks.
 final class BrokerSecurityEvents: InspectionObserver, AuthenticationObserver {
     private let bus: EventBus
     private let logger: Logger
+    private let log: LoggingInspectionObserver
 
     init(bus: EventBus, logger: Logger) {
         self.bus = bus
         self.logger = logger
+        self.log = LoggingInspectionObserver(logger: logger)
     }
 
     func messageRejected(_ rejection: InspectionRejection) {
-        logger.info(
-            "message refused by inspection",
-            metadata: [
-                "client": "\(rejection.clientID)", "topic": "\(rejection.topic)", "listener": "\(rejection.listener)",
-                "violation": "\(rejection.violation)",
+        log.messageRejected(rejection)
+        publish(
+            "InspectionDrop", "Message refused by inspection: \(rejection.violation)", user: rejection.username,
+            [
+                EventField(EventField.clientID, rejection.clientID), EventField(EventField.topic, rejection.topic),
+                EventField(EventField.listener, rejection.listener),
+                EventField(EventField.rule, rejection.violation.rule),
             ])
-        var fields = [
-            EventField(EventField.clientID, rejection.clientID), EventField(EventField.topic, rejection.topic),
-            EventField(EventField.listener, rejection.listener), EventField(EventField.rule, rejection.violation.rule),
-        ]
-        if let username = rejection.username { fields.append(EventField(EventField.user, username)) }
-        bus.publish(
-            SecurityEvent(
-                stream: .network, severity: .warning, entity: EventEntity.broker, type: "InspectionDrop",
-                title: "Message refused by inspection: \(rejection.violation)", fields: fields))
     }
 
     func authenticationFailed(_ failure: AuthenticationFailure) {
@@ -39,14 +35,19 @@ final class BrokerSecurityEvents: InspectionObserver, AuthenticationObserver {
                 "client": "\(failure.clientID)", "address": "\(failure.address)", "listener": "\(failure.listener)",
                 "reason": "\(failure.reason)",
             ])
-        var fields = [
-            EventField(EventField.sourceAddress, failure.address), EventField(EventField.clientID, failure.clientID),
-            EventField(EventField.listener, failure.listener), EventField(EventField.detail, failure.reason),
-        ]
-        if let username = failure.username { fields.append(EventField(EventField.user, username)) }
+        publish(
+            "AuthenticationFailure", "MQTT log-in refused: \(failure.reason)", user: failure.username,
+            [
+                EventField(EventField.sourceAddress, failure.address),
+                EventField(EventField.clientID, failure.clientID),
+                EventField(EventField.listener, failure.listener), EventField(EventField.detail, failure.reason),
+            ])
+    }
+
+    private func publish(_ type: String, _ title: String, user: String?, _ fields: [EventField]) {
         bus.publish(
             SecurityEvent(
-                stream: .network, severity: .warning, entity: EventEntity.broker, type: "AuthenticationFailure",
-                title: "MQTT log-in refused: \(failure.reason)", fields: fields))
+                stream: .network, severity: .warning, entity: EventEntity.broker, type: type, title: title,
+                fields: fields + (user.map { [EventField(EventField.user, $0)] } ?? [])))
     }
 }

@@ -87,24 +87,17 @@ package struct ForwardingEndpoint<Settings: ConfigurationDocument>: Sendable {
         let secret = try effectiveSecret(presented)
         let errors = validate(settings, secret: secret)
         guard errors.isEmpty else { throw APIError.invalid(errors) }
-        let saved: Versioned<Settings>
-        do {
-            let version = try expectedVersion ?? store.document(Settings.self).version
-            saved = try store.save(settings, expectedVersion: version)
-            if let presented {
+        let saved = try store.saveForAPI(settings, expectedVersion: expectedVersion)
+        if let presented {
+            do {
                 if presented.isEmpty {
                     _ = try store.removeSecret(named: secretName)
                 } else {
                     try store.setSecret(Array(presented.utf8), named: secretName)
                 }
+            } catch {
+                throw APIError(status: .internalServerError, code: "store", message: "\(error)")
             }
-        } catch let error as StoreError {
-            if case .versionConflict = error {
-                throw APIError.conflict("\(error) Reload the settings and apply your change again.")
-            }
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
         }
         return ChangeReport(version: saved.version, outcome: await control.apply(settings, secret: secret))
     }

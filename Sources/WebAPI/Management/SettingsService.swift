@@ -25,6 +25,27 @@ package struct ClockRequest: ConfigurationDocument {
     package var requestedAt: Date?
 }
 
+extension GatewayStore {
+    /// Saves a settings document for an API request: a version saved meanwhile by someone else is a 409 the client
+    /// can act on, any other failure a 500 naming it.
+    /// - Parameter expectedVersion: the version the client read; nil to overwrite whatever is stored.
+    func saveForAPI<Document: ConfigurationDocument>(_ document: Document, expectedVersion: Int?) throws(APIError)
+        -> Versioned<Document>
+    {
+        do {
+            let version = try expectedVersion ?? self.document(Document.self).version
+            return try save(document, expectedVersion: version)
+        } catch let error as StoreError {
+            if case .versionConflict = error {
+                throw APIError.conflict("\(error) Reload the settings and apply your change again.")
+            }
+            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
+        } catch {
+            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
+        }
+    }
+}
+
 /// Reconciles nothing: for documents whose consumers read them when they need them (device name, central server
 /// address until the fleet agent exists).
 package struct SavedOnly<Document: ConfigurationDocument>: Reconciler {
@@ -58,18 +79,7 @@ package struct SettingsEndpoint<Document: ConfigurationDocument>: Sendable {
     package func write(_ document: Document, expectedVersion: Int?) async throws(APIError) -> ChangeReport {
         let errors = validate(document)
         guard errors.isEmpty else { throw APIError.invalid(errors) }
-        let saved: Versioned<Document>
-        do {
-            let version = try expectedVersion ?? store.document(Document.self).version
-            saved = try store.save(document, expectedVersion: version)
-        } catch let error as StoreError {
-            if case .versionConflict = error {
-                throw APIError.conflict("\(error) Reload the settings and apply your change again.")
-            }
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
+        let saved = try store.saveForAPI(document, expectedVersion: expectedVersion)
         return ChangeReport(version: saved.version, outcome: await reconciler.apply(document))
     }
 
