@@ -164,7 +164,10 @@ struct RunCommand: AsyncParsableCommand {
         // A gateway keeps running when a listener cannot bind, and reports it as the profile's status.
         serverConfiguration.failWhenAListenerCannotBind = false
         let runtimeBox = RuntimeBox()
-        serverConfiguration.onListening = { states in await runtimeBox.runtime?.started(with: states) }
+        // The listeners' outcome is the broker's state only when a valid profile gave them.
+        if assembly != nil {
+            serverConfiguration.onListening = { states in await runtimeBox.runtime?.started(with: states) }
+        }
         let server = MQTTServer(
             broker: broker,
             configuration: serverConfiguration,
