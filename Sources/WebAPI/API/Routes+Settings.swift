@@ -33,6 +33,9 @@ struct EventsSummary: Encodable, Sendable {
     var held: Int
     var registered: Int
     var byEntity: [String: Int]
+    /// Each subscriber of the event bus with what it received and what it lost to a full queue.
+    var subscribers: [EventBus.SubscriberStatistics]
+    var dropped: Int
 }
 
 struct AboutInfo: Encodable, Sendable {
@@ -110,7 +113,8 @@ extension ManagementAPI {
             components: events.supervisor.components(),
             events: EventsSummary(
                 held: events.ring.snapshot().count, registered: events.ring.totalCount,
-                byEntity: events.ring.countsByEntity()),
+                byEntity: events.ring.countsByEntity(), subscribers: events.trail.bus.statistics(),
+                dropped: events.trail.bus.droppedCount),
             audit: try? await auditSummary(events.trail))
     }
 }
