@@ -46,7 +46,7 @@ final class EventForwarding: Sendable {
         ForwardingEndpoint(store: store, secretName: "push/credentials", validate: { $0.validate() }, control: push)
     }
 
-    /// The consumers for `EventsPlane.run`, and a watcher that reports each forwarder's state every second.
+    /// The consumers for `EventsPlane.run`: each ends when the bus finishes, after flushing what it holds.
     var consumers: [@Sendable () async -> Void] {
         let subscriptions = self.subscriptions
         return [
@@ -59,11 +59,11 @@ final class EventForwarding: Sendable {
                 await push.shutdown()
             },
             { [notifications] in await notifications.consume(subscriptions.notifications) },
-            { [self] in await watch() },
         ]
     }
 
-    private func watch() async {
+    /// Reports each forwarder's state every second, until cancelled.
+    func watch() async {
         while !Task.isCancelled {
             let supervisor = events.supervisor
             let syslogState = await syslog.componentState()
@@ -89,7 +89,7 @@ struct EventsService: Service {
     let forwarding: EventForwarding
 
     func run() async throws {
-        await plane.run(consumers: forwarding.consumers)
+        await plane.run(consumers: forwarding.consumers, watchers: [{ [forwarding] in await forwarding.watch() }])
     }
 }
 

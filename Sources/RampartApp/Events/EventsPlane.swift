@@ -85,7 +85,7 @@ final class EventsPlane: Sendable {
     private func watchBus() async {
         var lastDropped = bus.droppedCount
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(2))
+            do { try await Task.sleep(for: .seconds(2)) } catch { return }
             let dropped = bus.droppedCount
             if dropped > lastDropped {
                 let laggards = bus.statistics().filter { $0.dropped > 0 }.map { "\($0.name): \($0.dropped)" }
@@ -103,16 +103,23 @@ final class EventsPlane: Sendable {
 
     /// Runs the plane's consumers until the gateway stops; then audits the shutdown and lets every subscriber
     /// drain what it holds (the forwarders flush) before returning.
-    /// - Parameter consumers: subscribers of the bus; each returns when its subscription ends.
-    func run(consumers: [@Sendable () async -> Void]) async {
+    /// - Parameters:
+    ///   - consumers: subscribers of the bus; each returns when its subscription ends.
+    ///   - watchers: loops that run until the shutdown (state polling); they are cancelled then.
+    func run(consumers: [@Sendable () async -> Void], watchers: [@Sendable () async -> Void]) async {
         let network = bus.subscribe(name: "network events", capacity: 10_000, streams: [.network])
-        let watcher = Task { await watchBus() }
+        let watching = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.watchBus() }
+                for watcher in watchers { group.addTask { await watcher() } }
+            }
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.auditStateChanges() }
             group.addTask { await self.ring.consume(network) }
             for consumer in consumers { group.addTask { await consumer() } }
             try? await gracefulShutdown()
-            watcher.cancel()
+            watching.cancel()
             await trail.audit(
                 SecurityEvent(
                     stream: .audit, severity: .informational, entity: EventEntity.gateway, type: "Shutdown",
@@ -120,5 +127,6 @@ final class EventsPlane: Sendable {
             stateContinuation.finish()
             bus.finish()
         }
+        await watching.value
     }
 }
