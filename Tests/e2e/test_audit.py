@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -255,3 +256,17 @@ def test_mqtt_notifications_follow_the_profiles_kos_settings(gateway):
     assert event["entity"] == "Auth server" and event["type"] == "LoginError"
     record = receive_while(mosquitto_sub(gateway.mqtt_port, "site/audit"), lambda: ok(change(gateway, t, "x")))
     assert record["stream"] == "audit"
+
+
+def test_sigterm_audits_the_shutdown_and_exits(gateway):
+    t = gateway.token_session()
+    wait_until(lambda: any(e["event"]["type"] == "Started" for e in audit(gateway, t)["items"]), timeout=10)
+    gateway.proc.send_signal(signal.SIGTERM)
+    # Nothing may keep the process alive once its services stopped.
+    assert gateway.proc.wait(timeout=10) == 0, gateway.log_tail()
+    db = sqlite3.connect(gateway.data_dir / "rampart.db", timeout=10)
+    try:
+        last = db.execute("SELECT type, title FROM audit ORDER BY sequence DESC LIMIT 1").fetchone()
+    finally:
+        db.close()
+    assert last == ("Shutdown", "Gateway shutting down")
