@@ -491,7 +491,7 @@ def test_initial_password_must_be_changed_first(gateway):
     ok(gateway.api(s, "POST", "/account/password", headers=csrf,
                    json={"current": gateway.initial_password, "new": STRONG_PASSWORD}))
     status = ok(gateway.api(s, "GET", "/status"))
-    assert {c["name"] for c in status["components"]} >= {"mqtt-broker", "web-server", "store"}
+    assert {c["name"] for c in status["components"]} >= {"MQTT broker", "Web server", "Store", "Audit"}
     assert ok(gateway.api(s, "GET", "/account"))["mustChangePassword"] is False
 
     # The initial password is gone; the new one logs in without the forced change.
@@ -559,6 +559,10 @@ def test_every_documented_route_exists(gateway):
 
     routes = [(m.upper(), p) for p, ops in doc["paths"].items() for m in ops
               if m in ("get", "put", "post", "delete", "patch")]
+    # What a success answers with: JSON, except where the document says otherwise (the SSE stream, audit.csv).
+    content_type = {(m.upper(), p): next(iter(op.get("responses", {}).get("200", {}).get("content", {})),
+                                        "application/json")
+                    for p, ops in doc["paths"].items() for m, op in ops.items()}
     assert len(routes) >= 40, routes
     order = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 3}
     # Deletions last, files before their profiles, so every route meets what it names.
@@ -568,11 +572,13 @@ def test_every_documented_route_exists(gateway):
         kw = {}
         if method in ("POST", "PUT", "PATCH"):
             kw["json"] = {}
-        r = gateway.api(t, method, concrete(path), **kw)
-        if r.status_code in (404, 405) or r.status_code >= 500:
-            problems.append(f"{method} {path} -> {r.status_code} {r.text[:200]}")
-        elif not r.headers.get("Content-Type", "").startswith("application/json"):
-            problems.append(f"{method} {path} -> not JSON: {r.headers.get('Content-Type')}")
+        # Streamed, so that the live event stream answers its headers without being read to its (never) end.
+        with gateway.api(t, method, concrete(path), stream=True, **kw) as r:
+            expected = content_type[(method, path)] if r.status_code < 300 else "application/json"
+            if r.status_code in (404, 405) or r.status_code >= 500:
+                problems.append(f"{method} {path} -> {r.status_code} {r.text[:200]}")
+            elif not r.headers.get("Content-Type", "").startswith(expected):
+                problems.append(f"{method} {path} -> {r.headers.get('Content-Type')}, not {expected}")
     assert not problems, "\n".join(problems)
 
     for path in ("/no/such/route", "/broker/profiles/oa-b/nothing-here"):
