@@ -83,21 +83,17 @@ final class MosquittoProcess: Sendable {
     let port: Int
     private let process: Process
     private let directory: URL
-    private let output: Output
+    private let logFile: URL
 
-    /// What mosquitto printed so far.
-    final class Output: Sendable {
-        let text = Mutex("")
-    }
-
-    private init(port: Int, process: Process, directory: URL, output: Output) {
+    private init(port: Int, process: Process, directory: URL, logFile: URL) {
         self.port = port
         self.process = process
         self.directory = directory
-        self.output = output
+        self.logFile = logFile
     }
 
-    var log: String { output.text.withLock { $0 } }
+    /// What mosquitto printed so far.
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     static func start() async throws -> MosquittoProcess {
         guard let executable else { throw TimeoutError(what: "a mosquitto executable") }
@@ -117,35 +113,26 @@ final class MosquittoProcess: Sendable {
         log_type all
         """.write(to: configuration, atomically: true, encoding: .utf8)
 
+        // Its output goes to a file that is polled: a pipe with a readability handler is a dispatch source whose
+        // cancellation from inside its own handler has crashed libdispatch's event loop on Linux.
+        let logFile = directory.appendingPathComponent("mosquitto.log")
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: logFile)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-c", configuration.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = Output()
-        let ready = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                ready.fail(TimeoutError(what: "mosquitto (it exited)"))
-                return
-            }
-            let text = String(decoding: data, as: UTF8.self)
-            let isRunning = output.text.withLock { log -> Bool in
-                log += text
-                return log.contains(" running")
-            }
-            if isRunning { ready.succeed() }
-        }
+        process.standardOutput = logHandle
+        process.standardError = logHandle
         try process.run()
-        let mosquitto = MosquittoProcess(port: port, process: process, directory: directory, output: output)
-        do {
-            try await ready.wait(within: .seconds(10), "mosquitto to start")
-        } catch {
-            mosquitto.stop()
-            throw error
+        try? logHandle.close()
+        let mosquitto = MosquittoProcess(port: port, process: process, directory: directory, logFile: logFile)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !mosquitto.log.contains(" running") {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                mosquitto.stop()
+                throw TimeoutError(what: process.isRunning ? "mosquitto to start" : "mosquitto (it exited)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
         return mosquitto
     }
