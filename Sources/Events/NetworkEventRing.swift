@@ -63,6 +63,9 @@ package final class NetworkEventRing: Sendable {
         state.withLock { state in Array(state.events[state.start...] + state.events[..<state.start]) }
     }
 
+    /// Events held now (at most `capacity`).
+    package var count: Int { state.withLock { $0.events.count } }
+
     /// Events registered since start, including those forgotten.
     package var totalCount: Int { state.withLock { $0.total } }
 

@@ -137,6 +137,16 @@ package final class AuditLog: Sendable {
         return full ?? false
     }
 
+    /// Full under the limited policy: every further append is refused until an export (or a settings change).
+    package var refusesAppends: Bool {
+        let refuses = try? database.read { db in
+            let state = try AuditState.fetch(db)
+            let count = try AuditSpan.fetch(db).count
+            return state.policy == .limited && count >= state.capacity
+        }
+        return refuses ?? false
+    }
+
     package func totals() throws -> AuditTotals {
         try database.read { db in
             let state = try AuditState.fetch(db)

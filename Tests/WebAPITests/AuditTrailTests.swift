@@ -71,6 +71,18 @@ struct AuditTrailTests {
         #expect(try trail.log.verify().intact)
     }
 
+    @Test("a full log under the circular policy refuses nothing")
+    func circularPolicyNeverRefuses() async throws {
+        let plane = try TestPlane()
+        defer { plane.remove() }
+        let trail = plane.services.events.trail
+        try trail.log.update(AuditLog.Settings(capacity: 2, policy: .circular))
+        for _ in 0..<3 { await trail.record(change("PUT /settings/device")) }
+        #expect(trail.log.isFull)
+        #expect(!trail.log.refusesAppends)
+        try await trail.admit(change("PUT /settings/device"))
+    }
+
     @Test("an export's own record is the last line of the file it describes")
     func exportRecordsItselfFirst() async throws {
         let plane = try TestPlane()

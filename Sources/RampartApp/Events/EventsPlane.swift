@@ -19,8 +19,9 @@ final class EventsPlane: Sendable {
     let ring: NetworkEventRing
     let supervisor: ComponentSupervisor
     let trail: AuditTrail
-    private let stateChanges: AsyncStream<ComponentSupervisor.Change>
-    private let stateContinuation: AsyncStream<ComponentSupervisor.Change>.Continuation
+    /// The supervisor's records, audited in the order they happen by one consumer.
+    private let stateRecords: AsyncStream<SecurityEvent>
+    private let stateContinuation: AsyncStream<SecurityEvent>.Continuation
     private let logger: Logger
 
     init(store: GatewayStore, ringCapacity: Int, logger: Logger) throws {
@@ -28,19 +29,16 @@ final class EventsPlane: Sendable {
         self.bus = bus
         self.ring = NetworkEventRing(capacity: ringCapacity)
         self.logger = logger
-        // State changes are audited in the order they happen, by one consumer.
-        let (changes, continuation) = AsyncStream<ComponentSupervisor.Change>.makeStream()
-        self.stateChanges = changes
+        let (records, continuation) = AsyncStream<SecurityEvent>.makeStream()
+        self.stateRecords = records
         self.stateContinuation = continuation
         let supervisor = ComponentSupervisor(
-            onChange: { continuation.yield($0) },
+            onChange: { continuation.yield(Self.record($0)) },
             onAllRunning: { _ in
                 continuation.yield(
-                    ComponentSupervisor.Change(
-                        component: ComponentSupervisor.Component(
-                            name: EventEntity.gateway, state: .running, detail: "all components started and running",
-                            since: Date()),
-                        previous: .starting))
+                    SecurityEvent(
+                        stream: .audit, severity: .informational, entity: EventEntity.gateway, type: "Started",
+                        title: "All components started and running"))
             })
         self.supervisor = supervisor
         supervisor.register(Self.components)
@@ -48,7 +46,7 @@ final class EventsPlane: Sendable {
         self.trail = AuditTrail(log: log, bus: bus, supervisor: supervisor, logger: logger)
         supervisor.report(EventEntity.store, .running, detail: "SQLite (WAL)")
         supervisor.report(EventEntity.eventBus, .running)
-        if log.isFull, (try? log.settings().policy) == .limited {
+        if log.refusesAppends {
             supervisor.report(
                 EventEntity.audit, .failed,
                 detail: "the audit log is full and its policy is 'limited': download it to accept changes again")
@@ -57,28 +55,21 @@ final class EventsPlane: Sendable {
         }
     }
 
-    /// Audits each component state change: a failure or stop as Critical, a degradation as Warning.
+    /// The audit record of a component state change: a failure or stop is Critical, a degradation a Warning.
+    private static func record(_ change: ComponentSupervisor.Change) -> SecurityEvent {
+        let component = change.component
+        return SecurityEvent(
+            stream: .audit, severity: component.state.severity, entity: component.name, type: "ComponentState",
+            title: "\(component.name): \(component.state.rawValue)"
+                + (component.detail.isEmpty ? "" : " (\(component.detail))"),
+            fields: [
+                EventField(EventField.component, component.name), EventField("state", component.state.rawValue),
+                EventField("previous", change.previous?.rawValue ?? "none"),
+            ])
+    }
+
     private func auditStateChanges() async {
-        for await change in stateChanges {
-            let component = change.component
-            let title: String
-            if component.name == EventEntity.gateway {
-                title = "All components started and running"
-            } else {
-                title =
-                    "\(component.name): \(component.state.rawValue)"
-                    + (component.detail.isEmpty ? "" : " (\(component.detail))")
-            }
-            await trail.audit(
-                SecurityEvent(
-                    stream: .audit, severity: component.state.severity, entity: component.name,
-                    type: component.name == EventEntity.gateway ? "Started" : "ComponentState", title: title,
-                    fields: [
-                        EventField(EventField.component, component.name),
-                        EventField("state", component.state.rawValue),
-                        EventField("previous", change.previous?.rawValue ?? "none"),
-                    ]))
-        }
+        for await record in stateRecords { await trail.audit(record) }
     }
 
     /// Watches the bus for dropped events: a subscriber that cannot keep up makes the bus Degraded until it does.

@@ -76,4 +76,14 @@ package struct APIError: Error, Sendable, CustomStringConvertible {
     package static func conflict(_ message: String) -> APIError {
         APIError(status: .conflict, code: "conflict", message: message)
     }
+
+    /// The store could not be read or written.
+    package static func store(_ error: any Error) -> APIError {
+        APIError(status: .internalServerError, code: "store", message: "\(error)")
+    }
+
+    /// Runs `body` against the store: a failure is `APIError.store`, an `APIError` it throws stays as it is.
+    static func storing<Value>(_ body: () throws -> Value) throws(APIError) -> Value {
+        do { return try body() } catch let error as APIError { throw error } catch { throw .store(error) }
+    }
 }

@@ -143,7 +143,7 @@ extension ManagementAPI {
             let limit = try Page<AuditEntry>.integer(
                 parameters["limit"], named: "limit", default: 100, range: 1...10_000)
             query.limit = limit
-            let found = try Self.storeCall { try trail.log.entries(query) }
+            let found = try APIError.storing { try trail.log.entries(query) }
             return JSONResponse(
                 AuditPage(
                     items: found.entries, total: found.total, offset: query.offset, limit: limit,
@@ -153,7 +153,7 @@ extension ManagementAPI {
             JSONResponse(try await Self.auditSummary(trail))
         }
         routes.on(.get, "/audit/verify") { _, _ in
-            JSONResponse(try Self.storeCall { try trail.log.verify() })
+            JSONResponse(try APIError.storing { try trail.log.verify() })
         }
         routes.on(.post, "/audit/export") { _, context in
             let export = try await trail.export(actor: try context.requirePrincipal().actor, source: context.source)
@@ -165,7 +165,7 @@ extension ManagementAPI {
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: export.csv)))
         }
         routes.on(.get, "/settings/audit") { _, _ in
-            let settings = try Self.storeCall { try trail.log.settings() }
+            let settings = try APIError.storing { try trail.log.settings() }
             return JSONResponse(AuditSettingsBody(capacity: settings.capacity, policy: settings.policy))
         }
         routes.on(.put, "/settings/audit") { request, context in
@@ -178,7 +178,7 @@ extension ManagementAPI {
                             + "\(AuditLog.Settings.capacityRange.upperBound) entries, not \(body.capacity)")
                 ])
             }
-            try Self.storeCall {
+            try APIError.storing {
                 try trail.log.update(AuditLog.Settings(capacity: body.capacity, policy: body.policy))
             }
             return JSONResponse(
@@ -209,19 +209,13 @@ extension ManagementAPI {
     }
 
     static func auditSummary(_ trail: AuditTrail) async throws(APIError) -> AuditSummary {
-        let totals = try storeCall { try trail.log.totals() }
+        let totals = try APIError.storing { try trail.log.totals() }
         let bySeverity = Dictionary(uniqueKeysWithValues: totals.perSeverity.map { ($0.key.rawValue, $0.value) })
         return AuditSummary(
             count: totals.count, capacity: totals.capacity, policy: totals.policy.rawValue, bySeverity: bySeverity,
             full: totals.isFull, written: totals.written, overwritten: totals.overwritten,
             refused: totals.refused, lost: await trail.lostRecords,
             issues: (totals.perSeverity[.warning] ?? 0) + (totals.perSeverity[.critical] ?? 0) > 0)
-    }
-
-    private static func storeCall<Value>(_ body: () throws -> Value) throws(APIError) -> Value {
-        do { return try body() } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
     }
 
     private static func eventQuery(_ request: Request) throws(APIError) -> NetworkEventRing.Query {

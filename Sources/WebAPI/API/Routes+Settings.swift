@@ -58,13 +58,10 @@ extension ManagementAPI {
         }
         routes.on(.put, "/system/time") { request, context in
             let body = try await request.decodeJSON(ClockChange.self, context: context)
-            let saved: Versioned<ClockRequest>
-            do {
-                let current = try store.document(ClockRequest.self)
-                saved = try store.save(
-                    ClockRequest(requested: body.utc, requestedAt: Date()), expectedVersion: current.version)
-            } catch {
-                throw APIError(status: .internalServerError, code: "store", message: "\(error)")
+            let saved = try APIError.storing {
+                try store.save(
+                    ClockRequest(requested: body.utc, requestedAt: Date()),
+                    expectedVersion: try store.document(ClockRequest.self).version)
             }
             return JSONResponse(ChangeReport(version: saved.version, outcome: await system.setClock(body.utc)))
         }
@@ -112,7 +109,7 @@ extension ManagementAPI {
             device: (try? stored.get()) ?? .defaults, system: await services.system.identity(), broker: broker,
             components: events.supervisor.components(),
             events: EventsSummary(
-                held: events.ring.snapshot().count, registered: events.ring.totalCount,
+                held: events.ring.count, registered: events.ring.totalCount,
                 byEntity: events.ring.countsByEntity(), subscribers: events.trail.bus.statistics(),
                 dropped: events.trail.bus.droppedCount),
             audit: try? await auditSummary(events.trail))

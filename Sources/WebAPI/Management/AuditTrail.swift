@@ -76,7 +76,7 @@ package actor AuditTrail: ChangeRecorder, SecurityEventReporting {
     ]
 
     package func admit(_ change: ChangeRecord) async throws(APIError) {
-        guard log.isFull, (try? log.settings().policy) == .limited else { return }
+        guard log.refusesAppends else { return }
         if let route = change.route, Self.openWhenFull.contains(Self.apiRoute(route)) { return }
         throw APIError(
             status: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "audit_full",

@@ -53,19 +53,11 @@ package struct ForwardingEndpoint<Settings: ConfigurationDocument>: Sendable {
     }
 
     package func read() throws(APIError) -> (settings: Versioned<Settings>, secretStored: Bool) {
-        do {
-            return (try store.document(Settings.self), try store.secret(named: secretName) != nil)
-        } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
+        try APIError.storing { (try store.document(Settings.self), try store.secret(named: secretName) != nil) }
     }
 
     private func storedSecret() throws(APIError) -> String? {
-        do {
-            return try store.secret(named: secretName).map { String(decoding: $0, as: UTF8.self) }
-        } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
+        try APIError.storing { try store.secret(named: secretName).map { String(decoding: $0, as: UTF8.self) } }
     }
 
     /// The secret a request means: absent keeps the stored one, empty removes it.
@@ -89,14 +81,12 @@ package struct ForwardingEndpoint<Settings: ConfigurationDocument>: Sendable {
         guard errors.isEmpty else { throw APIError.invalid(errors) }
         let saved = try store.saveForAPI(settings, expectedVersion: expectedVersion)
         if let presented {
-            do {
+            try APIError.storing {
                 if presented.isEmpty {
                     _ = try store.removeSecret(named: secretName)
                 } else {
                     try store.setSecret(Array(presented.utf8), named: secretName)
                 }
-            } catch {
-                throw APIError(status: .internalServerError, code: "store", message: "\(error)")
             }
         }
         return ChangeReport(version: saved.version, outcome: await control.apply(settings, secret: secret))

@@ -39,9 +39,9 @@ extension GatewayStore {
             if case .versionConflict = error {
                 throw APIError.conflict("\(error) Reload the settings and apply your change again.")
             }
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
+            throw .store(error)
         } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
+            throw .store(error)
         }
     }
 }
@@ -70,9 +70,7 @@ package struct SettingsEndpoint<Document: ConfigurationDocument>: Sendable {
     }
 
     package func read() throws(APIError) -> Versioned<Document> {
-        do { return try store.document(Document.self) } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
+        try APIError.storing { try store.document(Document.self) }
     }
 
     /// - Parameter expectedVersion: the version the client read; nil to overwrite whatever is stored.

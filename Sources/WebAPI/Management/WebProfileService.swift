@@ -301,26 +301,18 @@ package actor WebProfileService {
     }
 
     private func save(_ document: WebProfilesDocument) throws(APIError) {
-        do { stored = try store.save(document, expectedVersion: stored.version) } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
+        stored = try APIError.storing { try store.save(document, expectedVersion: stored.version) }
     }
 
     private func secret(_ name: String) throws(APIError) -> [UInt8] {
-        do {
+        try APIError.storing {
             guard let data = try store.secret(named: name) else { throw APIError.notFound("key \(name)") }
             return data
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
         }
     }
 
     private func storeSecret(_ data: [UInt8], named name: String) throws(APIError) {
-        do { try store.setSecret(data, named: name) } catch {
-            throw APIError(status: .internalServerError, code: "store", message: "\(error)")
-        }
+        try APIError.storing { try store.setSecret(data, named: name) }
     }
 
     static func secretName(_ profile: String, _ file: String) -> String { secretPrefix + profile + "/" + file }

@@ -83,7 +83,7 @@ struct WebUI: Sendable {
             let entities = Set(counts.keys).union([EventEntity.authServer, EventEntity.broker]).sorted()
             return [
                 "entities": entities.map { ["name": $0, "count": counts[$0] ?? 0] as [String: Any] },
-                "held": ring.snapshot().count, "capacity": ring.capacity,
+                "held": ring.count, "capacity": ring.capacity,
             ]
         }
         page(router, "/audit") { _, language in
