@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "FirewallPolicy", dependencies: ["RampartModel"], swiftSettings: swiftSettings),
         .target(name: "BrokerConfig", dependencies: ["MQTTCodec", "RampartModel"], swiftSettings: swiftSettings),
         .target(
             name: "BrokerSecurity",
@@ -87,6 +88,7 @@ let package = Package(
         .target(
             name: "PKI",
             dependencies: [
+                "RampartModel",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -222,6 +224,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "FirewallPolicyTests", dependencies: ["FirewallPolicy", "RampartModel"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartModelTests", dependencies: ["RampartModel"], swiftSettings: swiftSettings),
         .testTarget(name: "NetConfigTests", dependencies: ["NetConfig"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RampartModel
 import X509
 import _CryptoExtras
 

@@ -1,9 +1,9 @@
 /// IPv4 and IPv6 addresses between their text and their bytes (as a SAN `iPAddress` holds them), in pure Swift:
 /// `inet_pton` would tie the target to a libc and accept forms (`010.1.1.1`) that people misread.
-enum IPAddressText {
+package enum IPAddressText {
     /// The 4 or 16 bytes of `text`, nil when it is neither dotted-quad IPv4 nor IPv6 text (RFC 4291 section 2.2).
     /// Zone identifiers (`fe80::1%eth0`) are refused: they mean nothing outside the host that wrote them.
-    static func bytes(of text: String) -> [UInt8]? {
+    package static func bytes(of text: String) -> [UInt8]? {
         if text.contains(":") { return ipv6(Substring(text)) }
         return ipv4(Substring(text))
     }
@@ -69,7 +69,7 @@ enum IPAddressText {
 
     /// The text of a SAN `iPAddress`: dotted quad for 4 bytes, RFC 5952 form for 16 (lowercase, the longest run of
     /// zero groups as `::`, IPv4-mapped addresses as `::ffff:a.b.c.d`), hex for any other length.
-    static func text(of bytes: some Collection<UInt8>) -> String {
+    package static func text(of bytes: some Collection<UInt8>) -> String {
         let bytes = Array(bytes)
         switch bytes.count {
         case 4:
@@ -98,7 +98,7 @@ enum IPAddressText {
         }
     }
 
-    static func hexByte(_ byte: UInt8) -> String {
+    package static func hexByte(_ byte: UInt8) -> String {
         let digits = Array("0123456789ABCDEF")
         return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
     }

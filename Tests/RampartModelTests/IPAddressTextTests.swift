@@ -1,6 +1,6 @@
 import Testing
 
-@testable import PKI
+import RampartModel
 
 @Suite struct IPAddressTextTests {
     @Test func ipv4TextAndBytes() {
