@@ -47,6 +47,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "FirewallPolicy", dependencies: ["RampartModel"], swiftSettings: swiftSettings),
+        .target(name: "NFTables", dependencies: ["FirewallPolicy"], swiftSettings: swiftSettings),
         .target(name: "BrokerConfig", dependencies: ["MQTTCodec", "RampartModel"], swiftSettings: swiftSettings),
         .target(
             name: "BrokerSecurity",
@@ -101,10 +102,11 @@ let package = Package(
             dependencies: ["RampartModel"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "FirewallDriver", dependencies: ["NetConfig", "RampartModel"], swiftSettings: swiftSettings),
         .target(
             name: "WebAPI",
             dependencies: [
-                "Accounts", "PKI", "RampartModel", "Store", "Events",
+                "Accounts", "PKI", "RampartModel", "Store", "Events", "FirewallPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -163,7 +165,8 @@ let package = Package(
             name: "RampartApp",
             dependencies: [
                 "BrokerServer", "BrokerCore", "BrokerConfig", "BrokerSecurity", "MQTTClient", "WebAPI", "NetConfig",
-                "Store", "Accounts", "RampartModel", "Events", "Forwarders",
+                "Store", "Accounts", "RampartModel", "Events", "Forwarders", "FirewallPolicy", "NFTables",
+                "FirewallDriver",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -217,7 +220,7 @@ let package = Package(
         .testTarget(
             name: "WebAPITests",
             dependencies: [
-                "WebAPI", "PKI", "Store", "RampartModel", "Events",
+                "WebAPI", "PKI", "Store", "RampartModel", "Events", "FirewallPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,6 +231,9 @@ let package = Package(
             name: "FirewallPolicyTests", dependencies: ["FirewallPolicy", "RampartModel"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartModelTests", dependencies: ["RampartModel"], swiftSettings: swiftSettings),
         .testTarget(name: "NetConfigTests", dependencies: ["NetConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FirewallDriverTests", dependencies: ["FirewallDriver", "NetConfig"], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RampartAppTests",
             dependencies: ["RampartApp", "RampartModel"],

@@ -126,4 +126,5 @@ package enum EventEntity {
     package static let audit = "Audit"
     package static let gateway = "Gateway"
     package static let management = "Management"
+    package static let firewall = "Firewall"
 }

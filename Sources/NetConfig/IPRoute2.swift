@@ -72,35 +72,7 @@ package struct IPRoute2: Sendable {
 
     // MARK: Running
 
-    private func run(_ arguments: [String]) async throws -> Data {
-        let executable = self.executable
-        // The pipes are drained on a dispatch thread (never a task's thread) until the tool exits, so a large
-        // output cannot fill the pipe and stall it.
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
-                let output = Pipe()
-                let errors = Pipe()
-                process.standardOutput = output
-                process.standardError = errors
-                do { try process.run() } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                let message = errors.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                if process.terminationStatus == 0 {
-                    continuation.resume(returning: data)
-                } else {
-                    continuation.resume(
-                        throwing: SystemCommandError(
-                            command: "ip " + arguments.joined(separator: " "), status: process.terminationStatus,
-                            output: String(decoding: message, as: UTF8.self)))
-                }
-            }
-        }
+    private func run(_ arguments: [String]) async throws(SystemCommandError) -> Data {
+        try await SystemCommand.run(executable, arguments)
     }
 }

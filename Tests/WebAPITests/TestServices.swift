@@ -1,4 +1,5 @@
 import Events
+import FirewallPolicy
 import Foundation
 import Logging
 import RampartModel
@@ -56,6 +57,36 @@ actor FakeForwarder<Settings: ConfigurationDocument>: ForwarderControl {
     func status() async -> ForwarderStatus { ForwarderStatus(enabled: !applied.isEmpty) }
 }
 
+/// A kernel that keeps what it is given: the policies applied, the set operations, and a failure to give on demand.
+actor FakeFirewallBackend: FirewallBackend {
+    private(set) var applied: [CompiledPolicy] = []
+    private(set) var setOperations: [String] = []
+    var refusal: FirewallApplyError?
+    var unavailable: String?
+
+    func refuse(_ error: FirewallApplyError?) { refusal = error }
+    func makeUnavailable(_ reason: String?) { unavailable = reason }
+
+    nonisolated func ruleset(for policy: CompiledPolicy) -> String {
+        policy.chains.map { "\($0.name): \($0.stages.flatMap(\.rules).map(\.id).joined(separator: " "))" }
+            .joined(separator: "\n")
+    }
+    func unavailableReason() async -> String? { unavailable }
+    func apply(_ policy: CompiledPolicy) async throws(FirewallApplyError) {
+        if let refusal { throw refusal }
+        applied.append(policy)
+    }
+    func add(_ elements: [CompiledSetElement], to set: String) async throws(FirewallApplyError) {
+        if let refusal { throw refusal }
+        setOperations += elements.map { "add \(set) \($0.address)" }
+    }
+    func remove(_ addresses: [AddressSpec], from set: String) async throws(FirewallApplyError) {
+        setOperations += addresses.map { "remove \(set) \($0)" }
+    }
+    func counters() async -> [String: RuleHits] { [:] }
+    func appliedRuleset() async -> String? { applied.last.map(ruleset(for:)) }
+}
+
 /// A store in a temporary folder with every service of the management plane over it.
 struct TestPlane {
     let folder: String
@@ -63,8 +94,9 @@ struct TestPlane {
     let syslog = FakeForwarder<SyslogSettings>()
     let push = FakeForwarder<PushSettings>()
     let bus: EventBus
+    let firewallBackend = FakeFirewallBackend()
 
-    init() throws {
+    init(firewallConfirmation: Duration = .seconds(60)) throws {
         folder = NSTemporaryDirectory() + "rampart-webapi-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let store = try GatewayStore(databasePath: folder + "/rampart.db", masterKeyPath: folder + "/master.key")
@@ -94,6 +126,10 @@ struct TestPlane {
                     store: store, secretName: "syslog/client-key", validate: { $0.validate() }, control: syslog),
                 push: ForwardingEndpoint(
                     store: store, secretName: "push/credentials", validate: { $0.validate() }, control: push)),
+            firewall: FirewallService(
+                store: store, backend: firewallBackend, environment: { FirewallEnvironment() },
+                zoneOf: { $0.description.hasPrefix("192.0.2.") ? .lan : .wan }, reporter: trail,
+                options: .init(confirmationTimeout: firewallConfirmation, sweepInterval: .milliseconds(100))),
             thirdPartyComponents: [])
         self.bus = bus
     }

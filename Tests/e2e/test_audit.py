@@ -18,7 +18,7 @@ from conftest import RAMPART_BIN, wait_until
 
 pytestmark = pytest.mark.rampart_only  # the management plane is a gateway feature; Mosquitto has none
 
-COMPONENTS = {"MQTT broker", "Web server", "Store", "Event bus", "Audit", "Syslog forwarder", "Push forwarder",
+COMPONENTS = {"MQTT broker", "Web server", "Store", "Event bus", "Audit", "Syslog forwarder", "Push forwarder", "Firewall",
               "MQTT notifications"}
 
 
@@ -88,6 +88,8 @@ def test_start_up_is_audited_once_every_component_runs(gateway):
     assert components["Web server"]["state"] == "running"
     assert components["MQTT broker"]["state"] == "running"
     assert components["Syslog forwarder"]["state"] == "disabled"
+    # --system-changes off: the ruleset is compiled, not applied.
+    assert components["Firewall"]["state"] == "disabled"
     status = ok(gateway.api(t, "GET", "/status"))
     assert {c["name"] for c in status["components"]} == COMPONENTS
     assert status["audit"]["policy"] == "circular"

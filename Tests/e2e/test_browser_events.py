@@ -19,7 +19,7 @@ from test_browser import (  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.rampart_only(reason="the web UI is a gateway feature; Mosquitto has none")
 
-COMPONENTS = {"MQTT broker", "Web server", "Store", "Event bus", "Audit", "Syslog forwarder", "Push forwarder",
+COMPONENTS = {"MQTT broker", "Web server", "Store", "Event bus", "Audit", "Syslog forwarder", "Push forwarder", "Firewall",
               "MQTT notifications"}
 
 

@@ -14,7 +14,7 @@ struct CtlCommand: AsyncParsableCommand {
         abstract: "Manage a running gateway through its REST API.",
         subcommands: [
             Status.self, Profiles.self, WebProfiles.self, Settings.self, Users.self, Tokens.self, Sessions.self,
-            Events.self, Audit.self,
+            Events.self, Audit.self, Firewall.self,
         ]
     )
 

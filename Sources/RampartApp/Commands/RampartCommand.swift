@@ -9,7 +9,7 @@ package struct RampartCommand: AsyncParsableCommand {
         version: ProductInfo.version,
         subcommands: [
             RunCommand.self, BrokerCommand.self, ProfileCommand.self, CtlCommand.self, BenchCommand.self,
-            NoticesCommand.self,
+            NoticesCommand.self, LabCommand.self,
         ]
     )
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerCore
 import BrokerServer
 import Events
+import FirewallPolicy
 import Foundation
 import Logging
 import MQTTCodec
@@ -82,6 +83,19 @@ struct RunCommand: AsyncParsableCommand {
     )
     var systemChanges: String = "apply"
 
+    @Option(
+        help: """
+            Firewall device type chosen at setup: router, or unidirectional (admits nothing the WAN starts). Used \
+            when the firewall was never configured; later changes go through the Firewall page or \
+            `rampart ctl firewall device-type`.
+            """
+    )
+    var deviceType: String?
+
+    @Option(
+        help: "Seconds a firewall change to the management path waits for its confirmation before it reverts.")
+    var firewallConfirmSeconds: Int = 60
+
     @Option(help: "Network security events kept in memory (the newest; older ones are forgotten).")
     var eventsCapacity: Int = 10_000
 
@@ -110,6 +124,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard (100...1_000_000).contains(eventsCapacity) else {
             throw ValidationError("--events-capacity must be between 100 and 1000000, got \(eventsCapacity)")
+        }
+        if let deviceType, DeviceType(rawValue: deviceType) == nil {
+            throw ValidationError("--device-type must be router or unidirectional, got \(deviceType)")
+        }
+        guard (5...3600).contains(firewallConfirmSeconds) else {
+            throw ValidationError("--firewall-confirm-seconds must be between 5 and 3600")
         }
         guard ["apply", "off"].contains(systemChanges) else {
             throw ValidationError("--system-changes must be apply or off, got \(systemChanges)")
@@ -208,7 +228,9 @@ struct RunCommand: AsyncParsableCommand {
             options: ManagementPlane.Options(
                 dataDirectory: dataDir, webBind: webBind, webPort: webPort,
                 sessionIdleTimeout: .seconds(sessionIdleTimeout), loginDelayBase: .milliseconds(Int(loginDelay * 1000)),
-                systemChanges: systemChanges == "apply"),
+                systemChanges: systemChanges == "apply", deviceType: deviceType.flatMap(DeviceType.init(rawValue:)),
+                mqttPorts: (assembly?.listeners ?? []).map(\.port),
+                firewallConfirmation: .seconds(firewallConfirmSeconds)),
             store: store, events: events, forwarding: forwarding,
             brokerRuntime: runtime, statistics: broker.statistics, logger: Logger(label: "rampart.web"),
             onRunning: { [dataDir] port in
@@ -237,9 +259,12 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await management.firewall.stop()
             await persistence?.0.close()
             throw error
         }
+        // The ruleset stays in the kernel: a gateway that stops keeps filtering (fail closed).
+        await management.firewall.stop()
         await persistence?.0.close()
         logger.info("stopped")
     }

@@ -12,7 +12,7 @@ final class EventsPlane: Sendable {
     /// The components the dashboard lists, in its order.
     static let components = [
         EventEntity.broker, EventEntity.webServer, EventEntity.store, EventEntity.eventBus, EventEntity.audit,
-        EventEntity.syslog, EventEntity.push, EventEntity.mqttNotifications,
+        EventEntity.syslog, EventEntity.push, EventEntity.mqttNotifications, EventEntity.firewall,
     ]
 
     let bus: EventBus

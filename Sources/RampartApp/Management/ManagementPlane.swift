@@ -2,6 +2,7 @@ import Accounts
 import ArgumentParser
 import BrokerCore
 import Events
+import FirewallPolicy
 import Foundation
 import Logging
 import NIOCore
@@ -20,10 +21,15 @@ struct ManagementPlane {
         var sessionIdleTimeout: Duration
         var loginDelayBase: Duration
         var systemChanges: Bool
+        /// The device type chosen at setup; used when the firewall was never configured.
+        var deviceType: DeviceType?
+        var mqttPorts: [Int]
+        var firewallConfirmation: Duration
     }
 
     let server: WebServer
     let store: GatewayStore
+    let firewall: FirewallService
 
     /// The file that holds the local console's API token (`rampart ctl` as root on the gateway).
     static func consoleTokenFile(dataDirectory: String) -> String { dataDirectory + "/console-token" }
@@ -58,6 +64,16 @@ struct ManagementPlane {
         let network = SettingsEndpoint<NetworkSettings>(
             store: store, validate: { $0.validate() },
             reconciler: NetworkReconciler(systemChanges: options.systemChanges))
+        let firewall = FirewallSetup.service(
+            options: FirewallSetup.Options(
+                systemChanges: options.systemChanges, webPort: options.webPort, mqttPorts: options.mqttPorts,
+                confirmationTimeout: options.firewallConfirmation, dataDirectory: data),
+            store: store, reporter: events.trail)
+        await firewall.start(deviceType: options.deviceType)
+        let firewallState = await firewall.state
+        events.supervisor.report(
+            EventEntity.firewall, firewallState.applied ? .running : .disabled, detail: firewallState.detail)
+        logger.info("firewall", metadata: ["state": "\(firewallState.detail)"])
         let services = ManagementServices(
             store: store, accounts: accounts, webProfiles: webProfiles,
             brokerProfiles: BrokerProfileAdapter(runtime: brokerRuntime, statistics: statistics),
@@ -72,7 +88,7 @@ struct ManagementPlane {
             events: EventServices(
                 ring: events.ring, trail: events.trail, supervisor: events.supervisor,
                 syslog: forwarding.syslogEndpoint(store: store), push: forwarding.pushEndpoint(store: store)),
-            thirdPartyComponents: thirdPartyComponents)
+            firewall: firewall, thirdPartyComponents: thirdPartyComponents)
         for outcome in await [
             services.events.syslog.reconcileStored(), services.events.push.reconcileStored(),
         ] where !outcome.applied {
@@ -85,7 +101,7 @@ struct ManagementPlane {
         configuration.port = options.webPort
         let server = try WebServer(
             configuration: configuration, services: services, onRunning: onRunning, logger: logger)
-        return ManagementPlane(server: server, store: store)
+        return ManagementPlane(server: server, store: store, firewall: firewall)
     }
 
     /// Every local unicast address, for the generated certificate's subject alternative names.

@@ -16,6 +16,7 @@ package struct ManagementServices: Sendable {
     package var device: SettingsEndpoint<DeviceSettings>
     package var recorder: any ChangeRecorder
     package var events: EventServices
+    package var firewall: FirewallService
     package var thirdPartyComponents: [ThirdPartyComponent]
 
     package init(
@@ -23,7 +24,7 @@ package struct ManagementServices: Sendable {
         brokerProfiles: any BrokerProfileService, system: any SystemService,
         network: SettingsEndpoint<NetworkSettings>, centralServer: SettingsEndpoint<CentralServerSettings>,
         device: SettingsEndpoint<DeviceSettings>, recorder: any ChangeRecorder, events: EventServices,
-        thirdPartyComponents: [ThirdPartyComponent]
+        firewall: FirewallService, thirdPartyComponents: [ThirdPartyComponent]
     ) {
         self.store = store
         self.accounts = accounts
@@ -35,6 +36,7 @@ package struct ManagementServices: Sendable {
         self.device = device
         self.recorder = recorder
         self.events = events
+        self.firewall = firewall
         self.thirdPartyComponents = thirdPartyComponents
     }
 }
@@ -63,6 +65,7 @@ package struct ManagementAPI: Sendable {
         registerWebProfiles(protected)
         registerSystem(protected)
         registerEvents(protected)
+        registerFirewall(protected)
     }
 
     private func registerOpenAPI(_ routes: CatalogedRoutes) {

@@ -96,6 +96,7 @@ package actor AuditTrail: ChangeRecorder, SecurityEventReporting {
             EventField(EventField.action, change.action), EventField(EventField.status, String(change.status)),
         ]
         if let failure = change.failure { fields.append(EventField(EventField.detail, failure)) }
+        fields += change.fields
         await audit(
             SecurityEvent(
                 stream: .audit, severity: succeeded ? .informational : .warning, entity: EventEntity.management,

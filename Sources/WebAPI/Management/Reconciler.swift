@@ -1,3 +1,4 @@
+import Events
 import Store
 
 /// What became of a change after it was saved: applied to the running system, or saved only (and why).
@@ -68,6 +69,8 @@ package struct ChangeRecord: Sendable {
     package var route: String?
     /// Why it failed, when it did.
     package var failure: String?
+    /// What the route added (a firewall change's diff, one field per line).
+    package var fields: [EventField] = []
 
     package init(
         actor: String, source: String, action: String, status: Int, route: String? = nil, failure: String? = nil

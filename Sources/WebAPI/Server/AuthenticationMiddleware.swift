@@ -60,6 +60,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         do {
             let response = try await next(request, context)
             change.status = Int(response.status.code)
+            change.fields = context.notes.all
             await recorder.record(change)
             return response
         } catch {

@@ -1,7 +1,9 @@
 import Accounts
+import Events
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// Who is making a request: a browser session or a script with an API token.
 package enum Principal: Sendable {
@@ -24,10 +26,15 @@ package struct ManagementContext: RequestContext {
     package var principal: Principal?
     /// The client's IP address as text, or "unknown".
     package let source: String
+    /// The gateway's address the request arrived at, when known.
+    package let local: String?
+    /// What a route adds to the change log's record of this request (a firewall change's diff).
+    package let notes = ChangeNotes()
 
     package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.source = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        self.local = source.channel.localAddress?.ipAddress
     }
 
     /// Uploads (profile files) are at most 131,072 bytes; JSON documents are far smaller. Leaves room for JSON
@@ -50,4 +57,15 @@ package struct ManagementContext: RequestContext {
         case .token: AccountDirectory.administratorName
         }
     }
+}
+
+/// Fields a route handler adds to the audit record of its request; shared by reference, so the authentication
+/// middleware that writes the record sees what the handler added.
+package final class ChangeNotes: Sendable {
+    private let fields = Mutex<[EventField]>([])
+
+    package init() {}
+
+    package func add(_ field: EventField) { fields.withLock { $0.append(field) } }
+    package var all: [EventField] { fields.withLock { $0 } }
 }
