@@ -195,6 +195,8 @@ package struct CompiledSetElement: Hashable, Sendable {
 package struct CompiledSet: Hashable, Sendable {
     package var name: String
     package var family: IPFamily
+    /// true: networks and ranges (an interval set); false: single addresses (a hash set).
+    package var interval: Bool
     package var elements: [CompiledSetElement]
 }
 
@@ -224,6 +226,14 @@ package struct CompiledPolicy: Hashable, Sendable {
     package var counters: [String] {
         var seen = Set<String>()
         return chains.flatMap { $0.stages.flatMap(\.rules) }.compactMap(\.counter).filter { seen.insert($0).inserted }
+    }
+
+    /// The elements of one list and family: its single addresses, then its networks and ranges.
+    package func elements(of list: PolicyCompiler.List, family: IPFamily) -> [CompiledSetElement] {
+        [false, true].flatMap { interval in
+            let name = PolicyCompiler.setName(list, family: family, interval: interval)
+            return sets.first { $0.name == name }?.elements ?? []
+        }
     }
 
     package func chain(_ hook: Hook, _ path: StagePath) -> CompiledChain? {

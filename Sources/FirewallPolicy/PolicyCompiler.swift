@@ -3,8 +3,24 @@ import RampartModel
 
 /// Lowers a configuration to the stages and rules both the nftables ruleset and the explain function read.
 package enum PolicyCompiler {
-    package static let allowlistSets = (v4: "allowlist_v4", v6: "allowlist_v6")
-    package static let denylistSets = (v4: "denylist_v4", v6: "denylist_v6")
+    /// The lists a configuration holds, each kept in four kernel sets.
+    package enum List: String, Sendable, CaseIterable {
+        case allowlist
+        case denylist
+    }
+
+    /// The set an entry of `list` lives in: single addresses in a hash set, networks and ranges in an interval set,
+    /// one of each per family. Both are one lookup whatever their size; keeping single addresses out of the interval
+    /// set keeps an addition (what the IPS does) a single kernel operation — nftables reads an interval set's
+    /// elements back before every addition to it, which takes seconds at 100,000 elements.
+    package static func setName(_ list: List, family: IPFamily, interval: Bool) -> String {
+        "\(list.rawValue)_\(family == .ipv4 ? "v4" : "v6")\(interval ? "_net" : "")"
+    }
+
+    package static func setName(_ list: List, for spec: AddressSpec) -> String {
+        if case .host = spec { return setName(list, family: spec.family, interval: false) }
+        return setName(list, family: spec.family, interval: true)
+    }
 
     /// ICMP types the gateway answers or needs, on IPv4 and IPv6 (neighbour discovery keeps IPv6 working at all).
     package static let icmpTypes = ["echo-request", "destination-unreachable", "time-exceeded", "parameter-problem"]
@@ -42,28 +58,31 @@ package enum PolicyCompiler {
     }
 
     private static func sets(_ configuration: FirewallConfiguration, now: Date) -> [CompiledSet] {
-        func elements(_ list: [ListEntry], _ family: IPFamily) -> [CompiledSetElement] {
-            list.compactMap { entry in
-                guard case .success(let spec) = AddressSpec.parse(entry.address), spec.family == family else {
-                    return nil
+        var sets: [String: CompiledSet] = [:]
+        var order: [String] = []
+        for list in List.allCases {
+            for family in IPFamily.allCases {
+                for interval in [false, true] {
+                    let name = setName(list, family: family, interval: interval)
+                    sets[name] = CompiledSet(name: name, family: family, interval: interval, elements: [])
+                    order.append(name)
                 }
+            }
+            for entry in list == .allowlist ? configuration.allowlist : configuration.denylist {
+                guard case .success(let spec) = AddressSpec.parse(entry.address) else { continue }
                 var timeout: Int?
                 if let expires = entry.expires {
                     let left = expires.timeIntervalSince(now)
-                    guard left > 0 else { return nil }
+                    guard left > 0 else { continue }
                     timeout = max(1, Int(left.rounded(.up)))
                 }
                 let comment =
                     entry.comment.isEmpty ? entry.source.rawValue : "\(entry.source.rawValue): \(entry.comment)"
-                return CompiledSetElement(address: spec, timeoutSeconds: timeout, comment: comment)
+                sets[setName(list, for: spec)]?.elements.append(
+                    CompiledSetElement(address: spec, timeoutSeconds: timeout, comment: comment))
             }
         }
-        return [
-            CompiledSet(name: allowlistSets.v4, family: .ipv4, elements: elements(configuration.allowlist, .ipv4)),
-            CompiledSet(name: allowlistSets.v6, family: .ipv6, elements: elements(configuration.allowlist, .ipv6)),
-            CompiledSet(name: denylistSets.v4, family: .ipv4, elements: elements(configuration.denylist, .ipv4)),
-            CompiledSet(name: denylistSets.v6, family: .ipv6, elements: elements(configuration.denylist, .ipv6)),
-        ]
+        return order.compactMap { sets[$0] }
     }
 
     /// Builds the rules of each stage; a stage without rules on a hook is an empty list.
@@ -90,8 +109,8 @@ package enum PolicyCompiler {
             case .emergencyDeny:
                 configuration.emergency
                     ? [CompiledRule(id: "emergency", match: Match(), verdict: .drop, summary: "Emergency mode")] : []
-            case .allowlist: listRules(PolicyCompiler.allowlistSets, id: "allowlist", verdict: .accept)
-            case .denylist: listRules(PolicyCompiler.denylistSets, id: "denylist", verdict: .drop)
+            case .allowlist: listRules(.allowlist, verdict: .accept)
+            case .denylist: listRules(.denylist, verdict: .drop)
             case .natAllow: hook == .forward ? natAllow() : []
             case .customDeny: customRules(.deny)
             case .customAllow: customRules(.allow)
@@ -227,19 +246,19 @@ package enum PolicyCompiler {
             }
         }
 
-        func listRules(
-            _ names: (v4: String, v6: String), id: String, verdict: Verdict
-        ) -> [CompiledRule] {
+        func listRules(_ list: List, verdict: Verdict) -> [CompiledRule] {
             let summary = verdict == .accept ? "Address on the allowlist" : "Address on the denylist"
-            return [(names.v4, IPFamily.ipv4), (names.v6, .ipv6)].flatMap { name, family in
-                [
-                    CompiledRule(
-                        id: id, match: with { $0.source = .set(name: name, family: family) }, verdict: verdict,
-                        summary: summary),
-                    CompiledRule(
-                        id: id, match: with { $0.destination = .set(name: name, family: family) },
-                        verdict: verdict, summary: summary),
-                ]
+            return IPFamily.allCases.flatMap { family in
+                [false, true].flatMap { interval in
+                    let set = AddressSelector.set(
+                        name: PolicyCompiler.setName(list, family: family, interval: interval), family: family)
+                    return [
+                        CompiledRule(
+                            id: list.rawValue, match: with { $0.source = set }, verdict: verdict, summary: summary),
+                        CompiledRule(
+                            id: list.rawValue, match: with { $0.destination = set }, verdict: verdict, summary: summary),
+                    ]
+                }
             }
         }
 
@@ -344,32 +363,30 @@ package enum PolicyCompiler {
                                 $0.destinationPorts = [PortRange(68)]
                             }, verdict: .accept, summary: "DHCP answers for the gateway's WAN address"))
                 }
+            }
+            if hook == .forward {
                 if let syslog = environment.syslog {
                     rules.append(
                         CompiledRule(
                             id: "preset:syslog",
                             match: with {
-                                $0.source = IPAddress(syslog.address).map { .spec(.host($0)) }
+                                $0.ingress = [.zone(.lan)]
+                                $0.destination = IPAddress(syslog.address).map { .spec(.host($0)) }
                                 $0.transport = syslog.transport
-                                $0.sourcePorts = [PortRange(syslog.port)]
-                            }, verdict: .accept, summary: "Answers of the syslog receiver"))
+                                $0.destinationPorts = [PortRange(syslog.port)]
+                            }, verdict: .accept, summary: "Syslog from the LAN to the gateway's syslog receiver"))
                 }
-            }
-            if path == .router {
-                for transport in [Transport.udp, .tcp] {
-                    rules.append(
-                        CompiledRule(
-                            id: "preset:dns",
-                            match: with {
-                                $0.ingress = hook == .forward ? [.zone(.lan)] : []
-                                $0.transport = transport
-                                if hook == .forward {
+                if path == .router {
+                    for transport in [Transport.udp, .tcp] {
+                        rules.append(
+                            CompiledRule(
+                                id: "preset:dns",
+                                match: with {
+                                    $0.ingress = [.zone(.lan)]
+                                    $0.transport = transport
                                     $0.destinationPorts = [PortRange(53)]
-                                } else {
-                                    $0.sourcePorts = [PortRange(53)]
-                                }
-                            }, verdict: .accept,
-                            summary: hook == .forward ? "DNS queries from the LAN" : "DNS answers to the gateway"))
+                                }, verdict: .accept, summary: "DNS queries from the LAN"))
+                    }
                 }
             }
             return rules

@@ -14,7 +14,13 @@ extension FirewallConfiguration {
     /// allow rules (seed order), so any deny rule that covers an allow rule shadows it, wherever it stands.
     package func shadowedRules() -> [ShadowFinding] {
         var findings: [ShadowFinding] = []
-        let active = rules.filter(\.enabled)
+        // A rule whose selectors do not parse decides nothing (validation refuses it): it is left out rather than read
+        // as a wildcard.
+        let active = rules.filter { rule in
+            var problems: [FieldError] = []
+            _ = rule.parse(field: "", errors: &problems)
+            return rule.enabled && problems.isEmpty
+        }
         var ignored: [FieldError] = []
         let parsed = active.map { $0.parse(field: "", errors: &ignored) }
         for (index, rule) in active.enumerated() {
@@ -47,7 +53,12 @@ extension FirewallConfiguration {
         guard outer.protocol == .any || outer.protocol == inner.protocol else { return false }
         func addressCovers(_ outer: AddressSpec?, _ inner: AddressSpec?, innerFamily: IPFamily?) -> Bool {
             guard let outer else { return true }
-            guard let inner else { return false }
+            // An inner rule without this address but limited to one family by its other address selects every
+            // address of that family here, which only a family-wide outer selector (`0.0.0.0/0`, `::/0`) holds.
+            guard let inner else {
+                return outer.family == innerFamily
+                    && outer.bounds == 0...IPAddress.mask(family: outer.family, length: outer.family.bitWidth)
+            }
             return outer.covers(inner)
         }
         func portsCover(_ outer: PortRange?, _ inner: PortRange?) -> Bool {

@@ -28,10 +28,11 @@ extension FirewallConfiguration {
         var ids = Set<Int>()
         for (index, rule) in rules.enumerated() {
             let field = "rules[\(index)]"
-            if !ids.insert(rule.id).inserted || rule.id < 1 {
+            if !ids.insert(rule.id).inserted {
                 errors.append(FieldError(field: "\(field).id", message: "rule id \(rule.id) is not unique"))
             }
-            if rule.id >= nextRuleID {
+            // Ids are handed out from 1 up to `nextRuleID - 1`.
+            if rule.id >= nextRuleID || rule.id < 1 {
                 errors.append(
                     FieldError(field: "\(field).id", message: "rule id \(rule.id) was never handed out"))
             }
@@ -125,9 +126,10 @@ extension FirewallConfiguration {
                         message: "a unidirectional gateway admits nothing started from the WAN: port forwards need "
                             + "the router device type"))
             }
-            guard let transport = rule.protocol.singleTransport else {
+            // Without a transport the rest is still checked, so every problem is reported at once.
+            let transport = rule.protocol.singleTransport
+            if transport == nil {
                 errors.append(FieldError(field: "\(field).protocol", message: "a port forward is TCP or UDP"))
-                continue
             }
             let wan = PortRange.parse(rule.wanPort)
             if case .failure(let error) = wan {
@@ -157,7 +159,7 @@ extension FirewallConfiguration {
                             message: "a WAN port range (\(wanPorts)) keeps its ports: leave the LAN port empty"))
                 }
             }
-            if case .success(let ports) = wan, rule.enabled {
+            if case .success(let ports) = wan, rule.enabled, let transport {
                 if let clash = claimed.first(where: { $0.0 == transport && $0.1.overlaps(ports) }) {
                     errors.append(
                         FieldError(

@@ -7,8 +7,8 @@ enum NFTText {
     /// nft refuses a comment longer than this many bytes (`NFTNL_UDATA_COMMENT_MAXLEN`), for rules and set elements.
     static let maximumCommentBytes = 128
 
-    /// The longest element timeout written. The kernel keeps timeouts in nanoseconds and refuses one beyond
-    /// 2^64 ns (about 584 years); a longer lifetime is written as none, which no one alive can tell apart.
+    /// The longest element timeout written (about 547 years). The kernel keeps timeouts in nanoseconds and refuses
+    /// one beyond 2^64 ns (about 584 years); a longer lifetime is written as none, a difference no one will see.
     static let maximumTimeoutSeconds = 200_000 * 86_400
 
     /// `text` as the content of an nft quoted string: nft has no escapes, so a `"` cannot be written at all, and
@@ -40,7 +40,9 @@ enum NFTText {
         output.append("\"")
     }
 
-    /// A quoted interface name. Names come from the network settings, which only hold existing interfaces.
+    /// A quoted interface name, written as it is: nft has no escapes, so a name holding `"` makes the whole file
+    /// fail to load (the old ruleset stays), and a trailing `*` is nft's wildcard. Interface names come from the
+    /// network settings, which must hold plain Linux interface names.
     static func quoted(_ name: String) -> String { "\"" + name + "\"" }
 
     /// `{ "a", "b" }`: an anonymous set, written as a set even with one element so a zone reads the same however
@@ -54,17 +56,17 @@ enum NFTText {
         values.count == 1 ? values[0] : "{ " + values.joined(separator: ", ") + " }"
     }
 
-    /// A duration as nft writes it, `1d2h3m4s` with the zero parts left out; a single number of seconds is limited
-    /// by nft's parser to eight digits, so the larger units are needed for long lifetimes.
+    /// A duration as nft writes it, `1d2h3m4s` with the zero parts left out; nft refuses a number of nine digits
+    /// or more (`100000000s`: "value too large"), so long lifetimes need the larger units.
     static func appendDuration(seconds: Int, to output: inout String) {
         let seconds = max(1, seconds)
-        let parts = [
-            (seconds / 86_400, "d"), (seconds / 3_600 % 24, "h"), (seconds / 60 % 60, "m"), (seconds % 60, "s"),
-        ]
-        for (value, unit) in parts where value > 0 {
-            output.append(String(value))
-            output.append(unit)
-        }
+        let days = seconds / 86_400
+        let hours = seconds / 3_600 % 24
+        let minutes = seconds / 60 % 60
+        if days > 0 { output.append(String(days) + "d") }
+        if hours > 0 { output.append(String(hours) + "h") }
+        if minutes > 0 { output.append(String(minutes) + "m") }
+        if seconds % 60 > 0 { output.append(String(seconds % 60) + "s") }
     }
 
     /// Appends the canonical text of `spec` (`192.0.2.0/24`, `192.0.2.5-192.0.2.9`, `2001:db8::1`), the same text
@@ -117,13 +119,16 @@ enum NFTText {
         }
     }
 
+    /// The decimal text of every byte, so writing an IPv4 address formats no numbers.
+    private static let decimalBytes = (0...255).map { String($0) }
+
     private static func appendDottedQuad(_ value: UInt32, to output: inout String) {
-        output.append(String(value >> 24))
+        output.append(decimalBytes[Int(value >> 24)])
         output.append(".")
-        output.append(String(value >> 16 & 0xFF))
+        output.append(decimalBytes[Int(value >> 16 & 0xFF)])
         output.append(".")
-        output.append(String(value >> 8 & 0xFF))
+        output.append(decimalBytes[Int(value >> 8 & 0xFF)])
         output.append(".")
-        output.append(String(value & 0xFF))
+        output.append(decimalBytes[Int(value & 0xFF)])
     }
 }

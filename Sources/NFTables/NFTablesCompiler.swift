@@ -72,13 +72,13 @@ package enum NFTablesCompiler {
             currentChain = nil
         }
 
-        /// An address set: intervals so networks and ranges are elements, timeouts so an expiring entry leaves
-        /// the kernel's set on time without a reload. All elements go on one line: nft parses it as fast as many,
+        /// An address set — a hash set of single addresses or an interval set of networks and ranges — with
+        /// timeouts, so an expiring entry leaves the kernel's set on time without a reload. All elements go on one line: nft parses it as fast as many,
         /// and the renderer writes it without an intermediate string per element.
         mutating func set(_ set: CompiledSet) {
             line("\tset " + set.name + " {")
             line("\t\ttype " + (set.family == .ipv4 ? "ipv4_addr" : "ipv6_addr"))
-            line("\t\tflags interval,timeout")
+            line(set.interval ? "\t\tflags interval,timeout" : "\t\tflags timeout")
             if !set.elements.isEmpty {
                 text.append("\t\telements = { ")
                 for (index, element) in set.elements.enumerated() {
@@ -101,18 +101,13 @@ package enum NFTablesCompiler {
             let environment = policy.environment
             beginChain("dstnat", base: "type nat hook prerouting priority dstnat; policy accept;")
             for forward in policy.portForwards {
+                // Port forwards are IPv4 (validation refuses other targets, and explain translates IPv4 packets
+                // only); `dnat ip` leaves IPv6 packets alone.
                 let interfaces = RuleStatement.interfaceNames([.zone(forward.ingress)], environment: environment)
-                guard !interfaces.isEmpty else { continue }
+                guard !interfaces.isEmpty, forward.target.family == .ipv4 else { continue }
                 var statement = "iifname " + NFTText.interfaceSet(interfaces) + " fib daddr type local "
-                statement.append(forward.transport.rawValue + " dport " + forward.ports.description)
-                if forward.target.family == .ipv4 {
-                    statement.append(" dnat ip to ")
-                    NFTText.appendAddress(forward.target, to: &statement)
-                } else {
-                    statement.append(" dnat ip6 to [")
-                    NFTText.appendAddress(forward.target, to: &statement)
-                    statement.append("]")
-                }
+                statement.append(forward.transport.rawValue + " dport " + forward.ports.description + " dnat ip to ")
+                NFTText.appendAddress(forward.target, to: &statement)
                 if let port = forward.targetPort { statement.append(":" + String(port)) }
                 NFTText.appendComment(forward.id, to: &statement)
                 rule(statement)
@@ -122,7 +117,9 @@ package enum NFTablesCompiler {
             for zone in policy.masquerade {
                 let interfaces = RuleStatement.interfaceNames([.zone(zone)], environment: environment)
                 guard !interfaces.isEmpty else { continue }
-                rule("oifname " + NFTText.interfaceSet(interfaces) + " meta nfproto ipv4 masquerade comment \"masquerade\"")
+                rule(
+                    "oifname " + NFTText.interfaceSet(interfaces)
+                        + " meta nfproto ipv4 masquerade comment \"masquerade\"")
             }
             endChain()
         }

@@ -149,7 +149,7 @@ struct FirewallServiceTests {
         #expect(await plane.firewallBackend.applied.count == applied)
         #expect(
             await plane.firewallBackend.setOperations == [
-                "add denylist_v4 203.0.113.9", "add denylist_v6 2001:db8:5::/64", "remove denylist_v4 203.0.113.9",
+                "add denylist_v4 203.0.113.9", "add denylist_v6_net 2001:db8:5::/64", "remove denylist_v4 203.0.113.9",
             ])
         // An allowlist entry opens the web UI to its addresses: that is a change to the management path, applied
         // as a whole ruleset with commit-confirm.

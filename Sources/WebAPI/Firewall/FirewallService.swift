@@ -317,21 +317,18 @@ package actor FirewallService {
             state = FirewallState(applied: false, detail: "saved, not applied: \(reason)", at: nil)
             return false
         }
-        let lists = [
-            (old.allowlist, new.allowlist, PolicyCompiler.allowlistSets),
-            (old.denylist, new.denylist, PolicyCompiler.denylistSets),
+        let lists: [(PolicyCompiler.List, [ListEntry], [ListEntry])] = [
+            (.allowlist, old.allowlist, new.allowlist), (.denylist, old.denylist, new.denylist),
         ]
         do {
-            for (oldList, newList, names) in lists {
+            for (list, oldList, newList) in lists {
                 let removed = Set(oldList).subtracting(newList).compactMap { try? AddressSpec.parse($0.address).get() }
                 let added = Set(newList).subtracting(oldList).compactMap { try? AddressSpec.parse($0.address).get() }
-                for (family, name) in [(IPFamily.ipv4, names.v4), (.ipv6, names.v6)] {
-                    let gone = removed.filter { $0.family == family }
-                    if !gone.isEmpty { try await backend.remove(gone, from: name) }
-                    let elements = (policy.sets.first { $0.name == name }?.elements ?? []).filter {
-                        added.contains($0.address)
-                    }
-                    if !elements.isEmpty { try await backend.add(elements, to: name) }
+                for set in policy.sets where set.name.hasPrefix(list.rawValue + "_") {
+                    let gone = removed.filter { PolicyCompiler.setName(list, for: $0) == set.name }
+                    if !gone.isEmpty { try await backend.remove(gone, from: set.name) }
+                    let elements = set.elements.filter { added.contains($0.address) }
+                    if !elements.isEmpty { try await backend.add(elements, to: set.name) }
                 }
             }
         } catch {
