@@ -1,6 +1,5 @@
-import Testing
-
 import RampartModel
+import Testing
 
 @Suite struct IPAddressTextTests {
     @Test func ipv4TextAndBytes() {
