@@ -217,10 +217,37 @@ package struct CompiledPolicy: Hashable, Sendable {
     package var deviceType: DeviceType
     package var environment: FirewallEnvironment
     package var chains: [CompiledChain]
-    package var sets: [CompiledSet]
+    package var sets: [CompiledSet] { didSet { setIndex = Self.index(sets) } }
+    /// Each set's elements as sorted, merged ranges: explain looks an address up in O(log n), as the kernel does,
+    /// whatever the size of the lists.
+    private(set) var setIndex: [String: AddressRanges]
     package var portForwards: [CompiledPortForward]
     /// Zones whose outgoing traffic is masqueraded.
     package var masquerade: [Zone]
+
+    package init(
+        deviceType: DeviceType, environment: FirewallEnvironment, chains: [CompiledChain], sets: [CompiledSet],
+        portForwards: [CompiledPortForward], masquerade: [Zone]
+    ) {
+        self.deviceType = deviceType
+        self.environment = environment
+        self.chains = chains
+        self.sets = sets
+        self.setIndex = Self.index(sets)
+        self.portForwards = portForwards
+        self.masquerade = masquerade
+    }
+
+    private static func index(_ sets: [CompiledSet]) -> [String: AddressRanges] {
+        Dictionary(
+            sets.map { ($0.name, AddressRanges(family: $0.family, $0.elements.map(\.address.bounds))) },
+            uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Whether the set `name` holds `address`.
+    package func set(_ name: String, contains address: IPAddress) -> Bool {
+        setIndex[name]?.contains(address) ?? false
+    }
 
     /// Names of the named counters (one per enabled custom rule).
     package var counters: [String] {
@@ -238,5 +265,40 @@ package struct CompiledPolicy: Hashable, Sendable {
 
     package func chain(_ hook: Hook, _ path: StagePath) -> CompiledChain? {
         chains.first { $0.hook == hook && $0.path == path }
+    }
+}
+
+/// Address ranges of one family, sorted and merged, for binary-search lookups.
+struct AddressRanges: Hashable, Sendable {
+    let family: IPFamily
+    private let lower: [UInt128]
+    private let upper: [UInt128]
+
+    init(family: IPFamily, _ ranges: [ClosedRange<UInt128>]) {
+        self.family = family
+        var lower: [UInt128] = []
+        var upper: [UInt128] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = upper.last, last == .max || range.lowerBound <= last + 1 {
+                upper[upper.count - 1] = max(last, range.upperBound)
+            } else {
+                lower.append(range.lowerBound)
+                upper.append(range.upperBound)
+            }
+        }
+        self.lower = lower
+        self.upper = upper
+    }
+
+    func contains(_ address: IPAddress) -> Bool {
+        guard address.family == family else { return false }
+        // The last range starting at or before the address.
+        var low = 0
+        var high = lower.count
+        while low < high {
+            let middle = (low + high) / 2
+            if lower[middle] <= address.value { low = middle + 1 } else { high = middle }
+        }
+        return low > 0 && address.value <= upper[low - 1]
     }
 }

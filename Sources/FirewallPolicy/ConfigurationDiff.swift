@@ -54,18 +54,26 @@ extension FirewallConfiguration {
         return lines
     }
 
+    /// Lines per list beyond which the rest is counted, not listed (an IPS import can add 100,000 entries).
+    static let listedEntryChanges = 20
+
     private static func listDifferences(_ name: String, _ old: [ListEntry], _ new: [ListEntry]) -> [String] {
+        let oldByAddress = Dictionary(old.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let newAddresses = Set(new.map(\.address))
         var lines: [String] = []
-        for entry in new where !old.contains(entry) {
-            if old.contains(where: { $0.address == entry.address }) {
-                lines.append("\(name) entry changed: \(entry.summary)")
-            } else {
-                lines.append("\(name) + \(entry.summary)")
+        var unlisted = 0
+        func note(_ line: String) {
+            if lines.count < listedEntryChanges { lines.append(line) } else { unlisted += 1 }
+        }
+        for entry in new {
+            switch oldByAddress[entry.address] {
+            case nil: note("\(name) + \(entry.summary)")
+            case let previous? where previous != entry: note("\(name) entry changed: \(entry.summary)")
+            default: break
             }
         }
-        for entry in old where !new.contains(where: { $0.address == entry.address }) {
-            lines.append("\(name) − \(entry.address)")
-        }
+        for entry in old where !newAddresses.contains(entry.address) { note("\(name) − \(entry.address)") }
+        if unlisted > 0 { lines.append("\(name): \(unlisted) more change(s)") }
         return lines
     }
 }

@@ -130,8 +130,7 @@ extension CompiledPolicy {
     private func contains(_ selector: AddressSelector, _ address: IPAddress) -> Bool {
         switch selector {
         case .spec(let spec): return spec.contains(address)
-        case .set(let name, _):
-            return sets.first { $0.name == name }?.elements.contains { $0.address.contains(address) } ?? false
+        case .set(let name, _): return set(name, contains: address)
         }
     }
 }

@@ -124,13 +124,25 @@ package enum NFTablesCompiler {
             endChain()
         }
 
+        /// The jump to a stage's chain. When every rule of the stage needs certain connection states (the custom
+        /// rules: new connections only), the jump carries that condition: the other packets — nearly all of a busy
+        /// gateway's, since they belong to established connections — skip 1,000 rules at the cost of one test.
+        /// The verdicts are the same as walking the rules.
+        func jump(_ chain: CompiledChain, _ stage: CompiledStage) -> String {
+            let states = stage.rules.first.map { Set($0.match.states) } ?? []
+            let target = "jump " + chainName(chain, stage.stage)
+            guard !states.isEmpty, stage.rules.allSatisfy({ Set($0.match.states) == states }) else { return target }
+            let ordered = ConnectionState.allCases.filter(states.contains).map(\.rawValue)
+            return "ct state " + NFTText.valueOrSet(ordered) + " " + target
+        }
+
         /// The base chain of `hook`, then per path its dispatch chain (unidirectional) and its stage chains, every
         /// stage even without rules so all policies have the same chains.
         mutating func filterChains(_ hook: Hook, policy: CompiledPolicy) {
             let paths = policy.chains.filter { $0.hook == hook }
             beginChain(hook.rawValue, base: "type filter hook \(hook.rawValue) priority filter; policy drop;")
             if paths.count == 1, let router = paths.first, router.path == .router {
-                for stage in router.stages { rule("jump " + chainName(router, stage.stage)) }
+                for stage in router.stages { rule(jump(router, stage)) }
             } else {
                 // The path of each ingress as explain chooses it; an interface in no zone meets the policy.
                 let ingresses = [Ingress.loopback] + Zone.allCases.map(Ingress.zone)
@@ -145,7 +157,7 @@ package enum NFTablesCompiler {
             for path in paths {
                 if path.name != hook.rawValue {
                     beginChain(path.name)
-                    for stage in path.stages { rule("jump " + chainName(path, stage.stage)) }
+                    for stage in path.stages { rule(jump(path, stage)) }
                     endChain()
                 }
                 for stage in path.stages {

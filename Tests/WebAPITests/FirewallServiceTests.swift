@@ -13,8 +13,8 @@ struct FirewallServiceTests {
     static let wanWeb = CustomRule(
         action: .allow, zone: .wan, source: "198.51.100.0/24", destinationPort: "8443", protocol: .tcp)
 
-    /// Polls `condition` until it holds or `seconds` pass.
-    static func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+    /// Polls `condition` until it holds or `seconds` pass (generous: the whole suite shares two cores).
+    static func eventually(_ seconds: Double = 30, _ condition: () async -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if await condition() { return true }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// The API's JSON: sorted keys (stable output for scripts and diffs) and ISO 8601 dates, both ways.
 enum APIJSON {
@@ -98,10 +99,20 @@ struct FormQuery {
 }
 
 extension Request {
-    /// Decodes a JSON body, answering 400 with the field at fault when it does not fit.
-    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: ManagementContext) async throws -> Value {
+    /// Decodes a JSON body, answering 400 with the field at fault when it does not fit, and 413 when it is larger
+    /// than `limit` bytes (the context's upload limit by default).
+    func decodeJSON<Value: Decodable>(
+        _ type: Value.Type, context: ManagementContext, limit: Int? = nil
+    ) async throws -> Value {
         var request = self
-        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let limit = limit ?? context.maxUploadSize
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError(
+                status: .contentTooLarge, code: "too_large", message: "the request body is larger than \(limit) bytes")
+        }
         do {
             return try APIJSON.decoder().decode(Value.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {

@@ -233,13 +233,17 @@ enum FirewallList: String {
 }
 
 extension ManagementAPI {
+    /// A whole policy: 1,000 rules and lists of 100,000 entries and more are about 7 MB of JSON.
+    static let firewallDocumentLimit = 64 * 1024 * 1024
+
     func registerFirewall(_ routes: CatalogedRoutes) {
         let firewall = services.firewall
         routes.on(.get, "/firewall") { _, _ in
             JSONResponse(try await Self.view(firewall))
         }
         routes.on(.put, "/firewall") { request, context in
-            let body = try await request.decodeJSON(FirewallDocumentBody.self, context: context)
+            let body = try await request.decodeJSON(
+                FirewallDocumentBody.self, context: context, limit: Self.firewallDocumentLimit)
             let report = try await Self.change(firewall, context, force: body.force, version: body.version) {
                 (configuration) throws(APIError) in
                 guard body.settings.deviceType == configuration.deviceType else {

@@ -394,44 +394,65 @@ package actor FirewallService {
         return nil
     }
 
-    /// Whether the change alters what reaches the web UI or the management port from any address the change
-    /// concerns: both policies decide the same probe packets, and any different verdict counts.
+    /// More changed entries and rules than this and the change counts as one to the management path without
+    /// tracing each (a bulk import then needs a confirmation, which is the safe side).
+    static let tracedChangesLimit = 256
+
+    /// Whether the change alters what reaches the web UI or the management port: both policies decide probe packets
+    /// from and to the addresses the change concerns (and the operator's own), and any different verdict counts.
     private func reachabilityChanges(
         from old: CompiledPolicy, to new: CompiledPolicy, _ requester: FirewallOperator,
         _ oldConfiguration: FirewallConfiguration, _ newConfiguration: FirewallConfiguration,
         _ environment: FirewallEnvironment
     ) -> Bool {
-        let ports = [environment.webPort, environment.managementPort]
-        var sources = Set([Self.placeholder(.ipv4), Self.placeholder(.ipv6)])
-        var destinations = sources
-        if let source = requester.source { sources.insert(source) }
-        if let local = requester.local { destinations.insert(local) }
-        func bounds(_ spec: AddressSpec) -> [IPAddress] {
-            [spec.bounds.lowerBound, spec.bounds.upperBound].map { IPAddress(family: spec.family, value: $0) }
+        func bounds(_ text: String) -> [IPAddress] {
+            guard case .success(let spec) = AddressSpec.parse(text) else { return [] }
+            return [spec.bounds.lowerBound, spec.bounds.upperBound].map { IPAddress(family: spec.family, value: $0) }
         }
+        let gateways = [requester.local, Self.placeholder(.ipv4), Self.placeholder(.ipv6)].compactMap { $0 }
+        var pairs = gateways.map { (Self.placeholder($0.family), $0) }
+        if let source = requester.source { pairs += gateways.map { (source, $0) } }
+
+        var changedAddresses: [String] = []
         for (oldList, newList) in [
             (oldConfiguration.allowlist, newConfiguration.allowlist),
             (oldConfiguration.denylist, newConfiguration.denylist),
         ] {
-            let changed = Set(oldList).symmetricDifference(newList)
-            for entry in changed {
-                if case .success(let spec) = AddressSpec.parse(entry.address) { sources.formUnion(bounds(spec)) }
+            changedAddresses += Set(oldList).symmetricDifference(newList).map(\.address)
+        }
+        let oldPositions = Dictionary(
+            oldConfiguration.rules.enumerated().map { ($1.id, ($0, $1)) }, uniquingKeysWith: { first, _ in first })
+        let newPositions = Dictionary(
+            newConfiguration.rules.enumerated().map { ($1.id, ($0, $1)) }, uniquingKeysWith: { first, _ in first })
+        let changedRules = Set(oldPositions.keys).union(newPositions.keys).compactMap { id -> CustomRule? in
+            let before = oldPositions[id]
+            let after = newPositions[id]
+            if let before, let after, before.0 == after.0, before.1 == after.1 { return nil }
+            return after?.1 ?? before?.1
+        }.filter { $0.protocol == .any || $0.protocol == .tcp }
+        guard changedAddresses.count + changedRules.count <= Self.tracedChangesLimit else { return true }
+
+        for address in changedAddresses.flatMap(bounds) {
+            pairs += gateways.map { (address, $0) }
+            pairs.append((Self.placeholder(address.family), address))
+        }
+        for rule in changedRules {
+            let sources = bounds(rule.source)
+            let destinations = bounds(rule.destination)
+            for source in sources.isEmpty ? [Self.placeholder(.ipv4), Self.placeholder(.ipv6)] : sources {
+                for destination in destinations.isEmpty ? gateways : destinations {
+                    pairs.append((source, destination))
+                }
             }
         }
-        for rule in oldConfiguration.rules + newConfiguration.rules
-        where rule.protocol == .any || rule.protocol == .tcp {
-            if case .success(let spec) = AddressSpec.parse(rule.source) { sources.formUnion(bounds(spec)) }
-            if case .success(let spec) = AddressSpec.parse(rule.destination) { destinations.formUnion(bounds(spec)) }
-        }
-        for source in sources {
-            for destination in destinations where destination.family == source.family {
-                for ingress in [Ingress.zone(.lan), .zone(.wan)] {
-                    for port in ports {
-                        let packet = PacketDescription(
-                            ingress: ingress, egress: nil, source: source, destination: destination,
-                            transport: .tcp, sourcePort: 49152, destinationPort: port, state: .new)
-                        if old.explain(packet).verdict != new.explain(packet).verdict { return true }
-                    }
+        let ports = [environment.webPort, environment.managementPort]
+        for (source, destination) in pairs where source.family == destination.family {
+            for ingress in [Ingress.zone(.lan), .zone(.wan)] {
+                for port in ports {
+                    let packet = PacketDescription(
+                        ingress: ingress, egress: nil, source: source, destination: destination, transport: .tcp,
+                        sourcePort: 49152, destinationPort: port, state: .new)
+                    if old.explain(packet).verdict != new.explain(packet).verdict { return true }
                 }
             }
         }
