@@ -7,8 +7,8 @@ import Testing
     import Glibc
 #endif
 
-/// The lab's namespaces have fixed names, so these tests run one after the other, must not run while anything else
-/// uses the lab (CI runs the Swift tests before the e2e tests), and remove the lab when they end, however they end.
+/// The lab's namespaces have fixed names, so these tests run one after the other under the lab lock
+/// (/tmp/rampart-lab.lock, which every lab user takes), and remove the lab when they end, however they end.
 // Root with ip, sysctl and ping only: CI runs as root with iproute2, procps and iputils-ping installed by
 // scripts/setup; elsewhere these tests show as skipped.
 @Suite(
@@ -78,7 +78,11 @@ struct LabTests {
     }
 
     /// Runs `body` on a lab that is down first, and takes the lab down afterwards even when `body` fails.
+    /// Holds the lab lock the e2e tests and `scripts/bench-firewall` take too, so no two lab users meet.
     private func withLab(_ body: () async throws -> Void) async throws {
+        let lock = open("/tmp/rampart-lab.lock", O_CREAT | O_RDWR, 0o644)
+        if lock >= 0 { _ = flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { close(lock) } }
         _ = try await lab.down()
         do {
             try await body()

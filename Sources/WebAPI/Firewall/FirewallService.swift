@@ -84,6 +84,7 @@ package actor FirewallService {
     package private(set) var state = FirewallState(applied: false, detail: "not applied yet", at: nil)
     package private(set) var pending: PendingConfirmation?
     private var revertTask: Task<Void, Never>?
+    private var reverting = false
     private var sweeper: Task<Void, Never>?
 
     package init(
@@ -284,6 +285,11 @@ package actor FirewallService {
             throw APIError(
                 status: .conflict, code: "nothing_pending", message: "no firewall change awaits confirmation")
         }
+        guard !reverting else {
+            throw APIError(
+                status: .conflict, code: "reverting",
+                message: "the confirmation came too late: the change is being reverted")
+        }
         revertTask?.cancel()
         revertTask = nil
         self.pending = nil
@@ -348,10 +354,16 @@ package actor FirewallService {
         return old == new
     }
 
+    /// Puts `previous` back. The change stays pending (so no other change starts, and readers never see "nothing
+    /// pending" with the change still in force) until the previous policy is applied and saved.
     private func revert(to previous: FirewallConfiguration, changes: [String]) async {
-        guard pending != nil else { return }
-        pending = nil
-        revertTask = nil
+        guard pending != nil, !reverting else { return }
+        reverting = true
+        defer {
+            reverting = false
+            pending = nil
+            revertTask = nil
+        }
         var fields = changes.map { EventField("change", $0) }
         do {
             let policy = try PolicyCompiler.compile(

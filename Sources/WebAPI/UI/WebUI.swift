@@ -1,5 +1,6 @@
 import Accounts
 import Events
+import FirewallPolicy
 import Foundation
 import Hummingbird
 import Mustache
@@ -155,6 +156,16 @@ struct WebUI: Sendable {
                 "configuration": String(decoding: configuration, as: UTF8.self),
                 "diagnostics": diagnostics.map(Self.diagnosticRow),
                 "hasDiagnostics": !diagnostics.isEmpty,
+            ]
+        }
+        page(router, "/firewall") { _, language in
+            // The page builds its tables from GET /api/v1/firewall, so the server only hands it the words.
+            let t = Strings.dictionary(language)
+            return [
+                "strings": Self.firewallStrings(language),
+                "lists": [("allowlist", "fwAllowlist"), ("denylist", "fwDenylist")].map { name, key in
+                    ["name": name, "title": t[key] ?? name, "note": t[key + "Note"] ?? ""]
+                },
             ]
         }
         page(router, "/settings/security") { _, language in
@@ -381,6 +392,21 @@ struct WebUI: Sendable {
         values["version"] = version
         values["secretStored"] = secretStored
         return values
+    }
+
+    /// The words the Firewall page's script writes into what it builds, as JSON for a data attribute: the page's
+    /// own strings, and every stage title (the API gives them in English) by stage name and by English title.
+    static func firewallStrings(_ language: Language) -> String {
+        let t = Strings.dictionary(language)
+        var strings = t.filter { $0.key.hasPrefix("fw") }
+        for key in ["edit", "delete", "save", "confirmDelete"] { strings[key] = t[key] }
+        for stage in Stage.allCases {
+            let title = language == .english ? stage.title : t["fwStage_" + stage.rawValue] ?? stage.title
+            strings["stage:" + stage.rawValue] = title
+            strings["title:" + stage.title] = title
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: strings, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func profileRow(_ name: String, _ active: Bool, _ readOnly: Bool, _ modified: Date) -> [String: Any] {
