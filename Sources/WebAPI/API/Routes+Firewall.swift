@@ -318,9 +318,7 @@ extension ManagementAPI {
             let body = try await request.decodeJSON(RuleBody.self, context: context)
             return JSONResponse(
                 try await Self.change(firewall, context, force: body.force) { (configuration) throws(APIError) in
-                    guard let index = configuration.rules.firstIndex(where: { $0.id == id }) else {
-                        throw APIError.notFound("firewall rule \(id)")
-                    }
+                    let index = try configuration.ruleIndex(id)
                     configuration.rules[index] = body.rule(id: id)
                     if let position = body.position { configuration.move(rule: id, to: position) }
                 })
@@ -330,10 +328,7 @@ extension ManagementAPI {
             let force = FormQuery(request)["force"] == "true"
             return JSONResponse(
                 try await Self.change(firewall, context, force: force) { (configuration) throws(APIError) in
-                    guard configuration.rules.contains(where: { $0.id == id }) else {
-                        throw APIError.notFound("firewall rule \(id)")
-                    }
-                    configuration.rules.removeAll { $0.id == id }
+                    configuration.rules.remove(at: try configuration.ruleIndex(id))
                 })
         }
         routes.on(.post, "/firewall/rules/:id/move") { request, context in
@@ -341,9 +336,7 @@ extension ManagementAPI {
             let body = try await request.decodeJSON(MoveBody.self, context: context)
             return JSONResponse(
                 try await Self.change(firewall, context, force: body.force) { (configuration) throws(APIError) in
-                    guard let index = configuration.rules.firstIndex(where: { $0.id == id }) else {
-                        throw APIError.notFound("firewall rule \(id)")
-                    }
+                    let index = try configuration.ruleIndex(id)
                     let target: Int
                     switch (body.direction, body.position) {
                     case ("up", _): target = index - 1
@@ -483,5 +476,15 @@ extension ManagementAPI {
                 FirewallView.PathStages(path: path.rawValue, stages: path.stages.map(\.title))
             },
             environment: policy.environment, maximumRules: FirewallConfiguration.maximumRules)
+    }
+}
+
+extension FirewallConfiguration {
+    /// Where the custom rule `id` stands, or 404.
+    fileprivate func ruleIndex(_ id: Int) throws(APIError) -> Int {
+        guard let index = rules.firstIndex(where: { $0.id == id }) else {
+            throw APIError.notFound("firewall rule \(id)")
+        }
+        return index
     }
 }

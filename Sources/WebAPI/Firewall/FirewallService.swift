@@ -298,19 +298,28 @@ package actor FirewallService {
 
     /// Applies `policy`: true when the kernel holds it now, false when rulesets cannot be applied here.
     private func apply(_ policy: CompiledPolicy) async throws(APIError) -> Bool {
+        try await applying(what: "ruleset", kept: "the previous one stays in force", detail: "applied") {
+            () async throws(FirewallApplyError) in try await self.backend.apply(policy)
+        }
+    }
+
+    /// Runs a kernel change when the backend can make one: true when made, false when rulesets cannot be applied
+    /// here (the state says why); a refusal is a 422 naming what stays as it was.
+    private func applying(
+        what: String, kept: String, detail: String, _ change: () async throws(FirewallApplyError) -> Void
+    ) async throws(APIError) -> Bool {
         if let reason = await backend.unavailableReason() {
             state = FirewallState(applied: false, detail: "saved, not applied: \(reason)", at: nil)
             return false
         }
         do {
-            try await backend.apply(policy)
+            try await change()
         } catch {
             throw APIError(
                 status: .unprocessableContent, code: "ruleset_rejected",
-                message: "the kernel refused the ruleset; the previous one stays in force and nothing was saved: "
-                    + "\(error)")
+                message: "the kernel refused the \(what); \(kept) and nothing was saved: \(error)")
         }
-        state = FirewallState(applied: true, detail: "applied", at: Date())
+        state = FirewallState(applied: true, detail: detail, at: Date())
         return true
     }
 
@@ -319,14 +328,13 @@ package actor FirewallService {
     private func applyListChanges(
         from old: FirewallConfiguration, to new: FirewallConfiguration, _ policy: CompiledPolicy
     ) async throws(APIError) -> Bool {
-        if let reason = await backend.unavailableReason() {
-            state = FirewallState(applied: false, detail: "saved, not applied: \(reason)", at: nil)
-            return false
-        }
         let lists: [(PolicyCompiler.List, [ListEntry], [ListEntry])] = [
             (.allowlist, old.allowlist, new.allowlist), (.denylist, old.denylist, new.denylist),
         ]
-        do {
+        let backend = self.backend
+        return try await applying(
+            what: "list update", kept: "the lists stay as they were", detail: "applied (list update)"
+        ) { () async throws(FirewallApplyError) in
             for (list, oldList, newList) in lists {
                 let removed = Set(oldList).subtracting(newList).compactMap { try? AddressSpec.parse($0.address).get() }
                 let added = Set(newList).subtracting(oldList).compactMap { try? AddressSpec.parse($0.address).get() }
@@ -337,14 +345,7 @@ package actor FirewallService {
                     if !elements.isEmpty { try await backend.add(elements, to: set.name) }
                 }
             }
-        } catch {
-            throw APIError(
-                status: .unprocessableContent, code: "ruleset_rejected",
-                message: "the kernel refused the list update; the lists stay as they were and nothing was saved: "
-                    + "\(error)")
         }
-        state = FirewallState(applied: true, detail: "applied (list update)", at: Date())
-        return true
     }
 
     private static func onlyListsDiffer(_ old: FirewallConfiguration, _ new: FirewallConfiguration) -> Bool {
