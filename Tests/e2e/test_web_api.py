@@ -555,7 +555,7 @@ def test_every_documented_route_exists(gateway):
         broker = path.startswith("/broker/")
         return (path.replace("{name}", "oa-b" if broker else "oa-w")
                 .replace("{file}", "mosquitto.conf" if broker else "webserver.conf")
-                .replace("{id}", token_id))
+                .replace("{id}", token_id).replace("{list}", "denylist"))
 
     routes = [(m.upper(), p) for p, ops in doc["paths"].items() for m in ops
               if m in ("get", "put", "post", "delete", "patch")]
