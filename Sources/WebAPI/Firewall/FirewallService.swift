@@ -86,6 +86,8 @@ package actor FirewallService {
     private var revertTask: Task<Void, Never>?
     private var reverting = false
     private var sweeper: Task<Void, Never>?
+    /// When the sweeper must look next; nil: no entry expires. The distant past makes it look once at start.
+    private var nextExpiry: Date? = .distantPast
 
     package init(
         store: GatewayStore, backend: any FirewallBackend,
@@ -174,10 +176,18 @@ package actor FirewallService {
     /// Drops expired entries from the stored document. The kernel has already dropped them from its sets (their
     /// timeouts), so the ruleset is not touched.
     private func sweepExpired() {
-        guard let stored = try? read() else { return }
+        guard let due = nextExpiry, due <= Date(), let stored = try? read() else { return }
         var document = stored.document
-        guard document.dropExpiredEntries(now: Date()) else { return }
-        _ = try? store.save(document, expectedVersion: stored.version)
+        if document.dropExpiredEntries(now: Date()) {
+            _ = try? store.save(document, expectedVersion: stored.version)
+        }
+        noteExpiries(of: document)
+    }
+
+    /// Remembers when the next list entry of `document` expires, so the sweeper reads the store only then (a
+    /// document with 100,000 entries is megabytes of JSON).
+    private func noteExpiries(of document: FirewallConfiguration) {
+        nextExpiry = (document.allowlist + document.denylist).compactMap(\.expires).min()
     }
 
     // MARK: Changing
@@ -260,6 +270,7 @@ package actor FirewallService {
             if applied, let previous { try? await backend.apply(previous) }
             throw error
         }
+        noteExpiries(of: updated)
         var confirmBy: Date?
         if confirm && applied {
             let deadline = Date().addingTimeInterval(options.confirmationTimeout.seconds)
@@ -372,6 +383,7 @@ package actor FirewallService {
             _ = try await apply(policy)
             let current = try read()
             _ = try store.save(previous, expectedVersion: current.version)
+            noteExpiries(of: previous)
         } catch {
             fields.append(EventField(EventField.detail, "\(error)"))
         }
