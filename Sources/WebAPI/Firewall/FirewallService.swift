@@ -245,7 +245,9 @@ package actor FirewallService {
         let previous = try? PolicyCompiler.compile(
             stored.document, environment: environment, now: now, allowOverlaps: true)
         if !force, let previous, let source = requester.source,
-            let cut = await lockout(of: source, at: requester.local, from: previous, to: policy, environment)
+            let cut = ManagementPath.lockout(
+                of: source, from: ManagementPath.isLoopback(source) ? .loopback : .zone(await zoneOf(source)),
+                at: requester.local, before: previous, after: policy)
         {
             throw APIError(
                 status: .conflict, code: "lockout",
@@ -253,7 +255,11 @@ package actor FirewallService {
                     + "'\(cut.stage.title)', rule \(cut.ruleID)); send it with force to apply it anyway")
         }
         let confirm =
-            previous.map { reachabilityChanges(from: $0, to: policy, requester, stored.document, updated, environment) }
+            previous.map {
+                ManagementPath.reachabilityChanges(
+                    before: $0, after: policy, source: requester.source, local: requester.local,
+                    changing: stored.document, to: updated)
+            }
             ?? false
 
         let applied: Bool
@@ -398,102 +404,6 @@ package actor FirewallService {
         SecurityEvent(
             stream: .audit, severity: severity, entity: EventEntity.firewall, type: type, title: title,
             fields: fields)
-    }
-
-    // MARK: Safety checks
-
-    /// The explanation of the operator's web UI traffic under `new` when `old` admitted it and `new` drops it.
-    private func lockout(
-        of source: IPAddress, at local: IPAddress?, from old: CompiledPolicy, to new: CompiledPolicy,
-        _ environment: FirewallEnvironment
-    ) async -> Explanation? {
-        let ingress: Ingress = Self.isLoopback(source) ? .loopback : .zone(await zoneOf(source))
-        let destination = local.flatMap { $0.family == source.family ? $0 : nil } ?? Self.placeholder(source.family)
-        for state in [ConnectionState.new, .established] {
-            let packet = PacketDescription(
-                ingress: ingress, egress: nil, source: source, destination: destination, transport: .tcp,
-                sourcePort: 49152, destinationPort: environment.webPort, state: state)
-            let cut = new.explain(packet)
-            if cut.verdict == .drop && old.explain(packet).verdict == .accept { return cut }
-        }
-        return nil
-    }
-
-    /// More changed entries and rules than this and the change counts as one to the management path without
-    /// tracing each (a bulk import then needs a confirmation, which is the safe side).
-    static let tracedChangesLimit = 256
-
-    /// Whether the change alters what reaches the web UI or the management port: both policies decide probe packets
-    /// from and to the addresses the change concerns (and the operator's own), and any different verdict counts.
-    private func reachabilityChanges(
-        from old: CompiledPolicy, to new: CompiledPolicy, _ requester: FirewallOperator,
-        _ oldConfiguration: FirewallConfiguration, _ newConfiguration: FirewallConfiguration,
-        _ environment: FirewallEnvironment
-    ) -> Bool {
-        func bounds(_ text: String) -> [IPAddress] {
-            guard case .success(let spec) = AddressSpec.parse(text) else { return [] }
-            return [spec.bounds.lowerBound, spec.bounds.upperBound].map { IPAddress(family: spec.family, value: $0) }
-        }
-        let gateways = [requester.local, Self.placeholder(.ipv4), Self.placeholder(.ipv6)].compactMap { $0 }
-        var pairs = gateways.map { (Self.placeholder($0.family), $0) }
-        if let source = requester.source { pairs += gateways.map { (source, $0) } }
-
-        var changedAddresses: [String] = []
-        for (oldList, newList) in [
-            (oldConfiguration.allowlist, newConfiguration.allowlist),
-            (oldConfiguration.denylist, newConfiguration.denylist),
-        ] {
-            changedAddresses += Set(oldList).symmetricDifference(newList).map(\.address)
-        }
-        let oldPositions = Dictionary(
-            oldConfiguration.rules.enumerated().map { ($1.id, ($0, $1)) }, uniquingKeysWith: { first, _ in first })
-        let newPositions = Dictionary(
-            newConfiguration.rules.enumerated().map { ($1.id, ($0, $1)) }, uniquingKeysWith: { first, _ in first })
-        let changedRules = Set(oldPositions.keys).union(newPositions.keys).compactMap { id -> CustomRule? in
-            let before = oldPositions[id]
-            let after = newPositions[id]
-            if let before, let after, before.0 == after.0, before.1 == after.1 { return nil }
-            return after?.1 ?? before?.1
-        }.filter { $0.protocol == .any || $0.protocol == .tcp }
-        guard changedAddresses.count + changedRules.count <= Self.tracedChangesLimit else { return true }
-
-        for address in changedAddresses.flatMap(bounds) {
-            pairs += gateways.map { (address, $0) }
-            pairs.append((Self.placeholder(address.family), address))
-        }
-        for rule in changedRules {
-            let sources = bounds(rule.source)
-            let destinations = bounds(rule.destination)
-            for source in sources.isEmpty ? [Self.placeholder(.ipv4), Self.placeholder(.ipv6)] : sources {
-                for destination in destinations.isEmpty ? gateways : destinations {
-                    pairs.append((source, destination))
-                }
-            }
-        }
-        let ports = [environment.webPort, environment.managementPort]
-        for (source, destination) in pairs where source.family == destination.family {
-            for ingress in [Ingress.zone(.lan), .zone(.wan)] {
-                for port in ports {
-                    let packet = PacketDescription(
-                        ingress: ingress, egress: nil, source: source, destination: destination, transport: .tcp,
-                        sourcePort: 49152, destinationPort: port, state: .new)
-                    if old.explain(packet).verdict != new.explain(packet).verdict { return true }
-                }
-            }
-        }
-        return false
-    }
-
-    private static func isLoopback(_ address: IPAddress) -> Bool {
-        address.family == .ipv4 ? address.value >> 24 == 127 : address.value == 1
-    }
-
-    /// An address from the documentation ranges that stands for "any other address".
-    private static func placeholder(_ family: IPFamily) -> IPAddress {
-        // 203.0.113.77 and 2001:db8:ffff::77
-        family == .ipv4
-            ? IPAddress(family: .ipv4, value: 0xCB00_7100 | 77)
-            : IPAddress(family: .ipv6, value: (UInt128(0x2001_0DB8_FFFF) << 80) | 77)
     }
 }
 
