@@ -230,7 +230,8 @@ let package = Package(
         .testTarget(
             name: "FirewallPolicyTests", dependencies: ["FirewallPolicy", "RampartModel"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "NFTablesTests", dependencies: ["NFTables", "FirewallPolicy"], resources: [.copy("Golden")],
+            name: "NFTablesTests", dependencies: ["NFTables", "FirewallPolicy", "NetConfig"],
+            resources: [.copy("Golden")],
             swiftSettings: swiftSettings),
         .testTarget(name: "RampartModelTests", dependencies: ["RampartModel"], swiftSettings: swiftSettings),
         .testTarget(name: "NetConfigTests", dependencies: ["NetConfig"], swiftSettings: swiftSettings),

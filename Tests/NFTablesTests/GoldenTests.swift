@@ -52,11 +52,11 @@ import Testing
     /// (`-c`), so a rendering nft refuses fails here rather than when the gateway applies it. Needs root and nft
     /// (check mode still talks to the kernel), hence only where both are there.
     @Test(.enabled(if: Tools.canRunNFT, "needs root and the nft tool"), arguments: Scenario.all)
-    func nftAcceptsTheGoldenFile(_ scenario: Scenario) throws {
+    func nftAcceptsTheGoldenFile(_ scenario: Scenario) async throws {
         let nft = try #require(Tools.nft)
         let file = try Self.bundledFile(scenario)
         do {
-            try Tools.run(nft, ["-c", "-f", file.path])
+            try await Tools.run(nft, ["-c", "-f", file.path])
         } catch {
             Issue.record("nft refuses Golden/\(scenario.name).nft: \(error)")
         }

@@ -32,7 +32,7 @@ struct KernelRuleset {
 /// Needs root, nft and ip (namespaces), hence only where they are there.
 @Suite(.enabled(if: Tools.canUseNamespaces, "needs root, nft and ip to load a ruleset into a network namespace"))
 struct KernelTests {
-    @Test func theKernelHoldsTheCompiledRulesInOrder() throws {
+    @Test func theKernelHoldsTheCompiledRulesInOrder() async throws {
         let nft = try #require(Tools.nft)
         let ip = try #require(Tools.ip)
         let scenario = Scenario.routerPopulated
@@ -42,14 +42,19 @@ struct KernelTests {
         let namespace = "rampart-t-" + UUID().uuidString.prefix(8).lowercased()
         let file = try Tools.temporaryFile(ruleset.text, name: "ruleset.nft")
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        try Tools.run(ip, ["netns", "add", namespace])
-        defer { _ = try? Tools.run(ip, ["netns", "delete", namespace]) }
-
-        try Tools.run(ip, ["netns", "exec", namespace, nft, "-f", file.path])
-        // Loading the same file again replaces the table in one transaction instead of failing or doubling it.
-        try Tools.run(ip, ["netns", "exec", namespace, nft, "-f", file.path])
-        let kernel = try KernelRuleset(
-            json: try Tools.run(ip, ["netns", "exec", namespace, nft, "-j", "list", "ruleset"]))
+        try await Tools.run(ip, ["netns", "add", namespace])
+        let listing: Data
+        do {
+            try await Tools.run(ip, ["netns", "exec", namespace, nft, "-f", file.path])
+            // Loading the same file again replaces the table in one transaction instead of failing or doubling it.
+            try await Tools.run(ip, ["netns", "exec", namespace, nft, "-f", file.path])
+            listing = try await Tools.run(ip, ["netns", "exec", namespace, nft, "-j", "list", "ruleset"])
+        } catch {
+            _ = try? await Tools.run(ip, ["netns", "delete", namespace])
+            throw error
+        }
+        try await Tools.run(ip, ["netns", "delete", namespace])
+        let kernel = try KernelRuleset(json: listing)
 
         #expect(kernel.chains.mapValues(\.count) == ruleset.chains)
         for chain in policy.chains {

@@ -1,4 +1,5 @@
 import Foundation
+import NetConfig
 
 /// The system tools the kernel tests run: `nft` and `ip`, as root.
 enum Tools {
@@ -18,34 +19,10 @@ enum Tools {
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var command: String
-        var status: Int32
-        var message: String
-        var description: String { "\(command) exited with \(status): \(message)" }
-    }
-
-    /// Runs `executable` and returns its standard output; throws with its standard error when it fails. The tools
-    /// write little to standard error, so reading standard output to its end first cannot stall on a full pipe.
+    /// Runs `executable` and returns its standard output; throws with its standard error when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                command: ([executable] + arguments).joined(separator: " "), status: process.terminationStatus,
-                message: String(decoding: message, as: UTF8.self))
-        }
-        return data
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Data {
+        try await SystemCommand.run(executable, arguments)
     }
 
     /// A file in a fresh temporary folder holding `text`; the caller removes the folder.

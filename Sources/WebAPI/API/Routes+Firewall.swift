@@ -456,8 +456,7 @@ extension ManagementAPI {
     }
 
     static func view(_ firewall: FirewallService) async throws(APIError) -> FirewallView {
-        let stored = try await firewall.read()
-        let policy = try await firewall.compiled()
+        let (stored, policy) = try await firewall.current()
         return FirewallView(
             version: stored.version, configuration: stored.document, state: await firewall.state,
             pending: await firewall.pending,

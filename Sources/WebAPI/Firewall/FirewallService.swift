@@ -111,17 +111,22 @@ package actor FirewallService {
 
     /// The stored configuration lowered at this moment (expired entries left out).
     package func compiled() async throws(APIError) -> CompiledPolicy {
+        try await current().policy
+    }
+
+    /// The stored configuration and what it lowers to now, from one read of the store.
+    package func current() async throws(APIError) -> (stored: Versioned<FirewallConfiguration>, policy: CompiledPolicy)
+    {
         let stored = try read()
         do {
-            return try PolicyCompiler.compile(
-                stored.document, environment: await environment(), now: Date(), allowOverlaps: true)
+            return (
+                stored,
+                try PolicyCompiler.compile(
+                    stored.document, environment: await environment(), now: Date(), allowOverlaps: true)
+            )
         } catch {
             throw APIError.invalid(error.errors)
         }
-    }
-
-    package func explain(_ packet: PacketDescription) async throws(APIError) -> Explanation {
-        try await compiled().explain(packet)
     }
 
     /// The ruleset of the stored configuration, and the one the kernel holds.
